@@ -1,0 +1,1 @@
+"""Datasets: indices of records on disk, PhysioNet downloads and ready dataset definitions."""

@@ -1,0 +1,77 @@
+"""A per-record ``.npz`` cache of preprocessed batches (no pickle: safe to load)."""
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from ecg.errors import RecordError
+
+FORMAT_VERSION = 1
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in meta")
+
+
+def write_npz(path, signal=None, annotation=None, meta=None, target=None):
+    """Write one record's components to ``path`` atomically (temp file, then rename).
+
+    ``signal`` and a numeric ``target`` are stored as arrays; ``meta`` as JSON;
+    ``annotation`` as one array per annotator and field (``ann/atr/sample``...).
+    """
+    arrays = {"format_version": np.array(FORMAT_VERSION)}
+    if signal is not None:
+        arrays["signal"] = np.asarray(signal)
+    if target is not None:
+        target = np.asarray(target)
+        if target.dtype == object:
+            target = target.astype(str)
+        arrays["target"] = target
+    if meta is not None:
+        arrays["meta"] = np.array(json.dumps(meta, default=_json_default))
+    for ext, fields in (annotation or {}).items():
+        for field, values in fields.items():
+            arrays[f"ann/{ext}/{field}"] = np.asarray(values)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_npz(path):
+    """Read a record written by :func:`write_npz`; return a dict of its components."""
+    name = os.path.basename(os.fspath(path))
+    if not os.path.isfile(path):
+        raise RecordError(name, f"cached file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            files = dict(data.items())
+    except Exception as exc:
+        raise RecordError(name, f"unreadable cache file {path}: {exc}") from exc
+    version = int(files.pop("format_version", -1))
+    if version != FORMAT_VERSION:
+        raise RecordError(name, f"cache format {version} is not {FORMAT_VERSION}: dump it again")
+    out = {"annotation": {}}
+    for key, value in files.items():
+        if key.startswith("ann/"):
+            _, ext, field = key.split("/", 2)
+            out["annotation"].setdefault(ext, {})[field] = value
+        elif key == "meta":
+            out["meta"] = json.loads(str(value))
+        elif key == "target" and value.ndim == 0:
+            out["target"] = value.item()
+        else:
+            out[key] = value
+    return out

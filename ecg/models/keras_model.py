@@ -1,0 +1,295 @@
+"""KerasBaseModel: a Keras 3 network built from the first batch, trained from pipelines."""
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Literal, Optional, Union
+
+import numpy as np
+
+from ecg import __version__
+from ecg.config import StrictConfig, parse_config
+from ecg.errors import ModelError
+from ecg.models.base import BaseModel
+
+FORMAT = "ecg-keras-model"
+FORMAT_VERSION = 1
+NETWORK_FILE = "model.keras"
+CONFIG_FILE = "ecg_model.json"
+
+
+class Architecture(StrictConfig):
+    """Which network to build: a name in the ModelFactory and its parameters."""
+
+    name: str = "fc"
+    params: dict[str, Any] = {}
+
+
+class KerasModelConfig(StrictConfig):
+    """Settings of a :class:`KerasBaseModel` (unknown keys are errors).
+
+    Attributes
+    ----------
+    model : Architecture
+        ``{"name": "tcn", "params": {...}}``: an architecture of the ModelFactory.
+    task : {"classification", "segmentation"}
+        One label per input window, or one label per sample.
+    input_shape : tuple, optional
+        ``(steps, channels)``; by default taken from the first batch.
+    num_classes : int, optional
+        By default the last axis of the first batch's one-hot targets.
+    classes : list of str, optional
+        Class names, in the order of the output columns; by default the batch's.
+    optimizer : str or dict
+        A Keras optimizer name, or ``{"name": "adam", "learning_rate": 1e-3, ...}``.
+    loss : str
+        A Keras loss name.
+    metrics : list
+        Metric names (see :func:`ecg.metrics.keras_metric`) or dicts ``{"name": ..., **kwargs}``.
+    seed : int, optional
+        Seeds Keras, numpy and the backend before the network is built.
+    path : str, optional
+        Load a model saved with :meth:`KerasBaseModel.save` from this folder.
+    """
+
+    model: Architecture = Architecture()
+    task: Literal["classification", "segmentation"] = "classification"
+    input_shape: Optional[tuple[Optional[int], int]] = None
+    num_classes: Optional[int] = None
+    classes: Optional[list[str]] = None
+    optimizer: Union[str, dict[str, Any]] = "adam"
+    loss: str = "categorical_crossentropy"
+    metrics: list[Union[str, dict[str, Any]]] = []
+    seed: Optional[int] = None
+    path: Optional[str] = None
+
+
+def _metric_specs(metrics):
+    specs = []
+    for item in metrics or []:
+        if isinstance(item, dict):
+            item = dict(item)
+            specs.append((item.pop("name"), item))
+        else:
+            specs.append((item, {}))
+    return specs
+
+
+class KerasBaseModel(BaseModel):
+    """A Keras 3 model for ECG pipelines, built on the fly from the first batch.
+
+    Parameters
+    ----------
+    config : dict or KerasModelConfig
+        See :class:`KerasModelConfig`. With ``path``, the saved model is loaded.
+
+    Attributes
+    ----------
+    model : keras.Model or None
+        The network, ``None`` until the first batch (or a load).
+    hist : list of dict
+        Loss and metrics of every training batch, in order.
+    test_hist : list of dict
+        Loss and metrics of every :meth:`test_on_batch` call.
+
+    Notes
+    -----
+    Inputs are ``(batch, steps, channels)`` float32 (``EcgBatch`` turns its
+    ``(n_leads, n_samples)`` signals into that layout); targets are one-hot
+    ``(batch, n_classes)`` (classification) or ``(batch, steps, n_classes)``
+    (segmentation). Predictions are class probabilities of the same shape.
+
+    Examples
+    --------
+    >>> model = KerasBaseModel({"model": {"name": "fc"}, "seed": 1})          # doctest: +SKIP
+    >>> model.train_on_batch(x, y)                                          # doctest: +SKIP
+    {'loss': 1.39}
+    """
+
+    def __init__(self, config=None):
+        super().__init__(config)
+        self.config = parse_config(KerasModelConfig, config, "KerasBaseModel config")
+        self.model = None
+        self.hist = []
+        self.test_hist = []
+        if self.config.path:
+            self.load(self.config.path)
+
+    # --- building ------------------------------------------------------------------------
+    @property
+    def is_built(self):
+        """True once the network exists (after the first batch or a load)."""
+        return self.model is not None
+
+    @property
+    def classes(self):
+        """Class names of the output columns, or ``None`` when unknown."""
+        return self.config.classes
+
+    def build(self, input_shape, num_classes, classes=None, metrics=None):
+        """Build and compile the network for ``input_shape`` ``(steps, channels)``."""
+        import keras
+
+        from ecg.metrics import keras_metric
+        from ecg.models.factory import build_network
+
+        cfg = self.config
+        updates = {"input_shape": tuple(cfg.input_shape or input_shape),
+                   "num_classes": int(cfg.num_classes or num_classes)}
+        if classes is not None and cfg.classes is None:
+            updates["classes"] = [str(c) for c in classes]
+        if metrics:
+            updates["metrics"] = list(cfg.metrics) + list(metrics)
+        self.config = cfg.model_copy(update=updates)
+        cfg = self.config
+        if cfg.classes is not None and len(cfg.classes) != cfg.num_classes:
+            raise ModelError(f"{len(cfg.classes)} class names {cfg.classes} for {cfg.num_classes} outputs")
+        if cfg.seed is not None:
+            keras.utils.set_random_seed(cfg.seed)
+        network = build_network(cfg.model.model_dump(), cfg.input_shape, cfg.num_classes, task=cfg.task)
+        optimizer = cfg.optimizer
+        if isinstance(optimizer, dict):
+            optimizer = dict(optimizer)
+            optimizer = keras.optimizers.get({"class_name": optimizer.pop("name"), "config": optimizer})
+        network.compile(optimizer=optimizer, loss=cfg.loss,
+                        metrics=[keras_metric(name, **kw) for name, kw in _metric_specs(cfg.metrics)])
+        self.model = network
+        return self
+
+    def _ensure_built(self, x, y=None, classes=None, metrics=None):
+        if self.model is not None:
+            if metrics and _metric_specs(metrics) != _metric_specs(self.config.metrics)[-len(metrics):]:
+                known = [name for name, _ in _metric_specs(self.config.metrics)]
+                raise ModelError(f"the model was compiled with metrics {known}; it cannot switch to "
+                                 f"{[n for n, _ in _metric_specs(metrics)]} (set them in the config)")
+            return
+        if y is None and self.config.num_classes is None:
+            raise ModelError("the model is not built: train it on a batch first, set input_shape and "
+                             "num_classes in its config, or load a saved one with config={'path': ...}")
+        num_classes = self.config.num_classes or np.shape(y)[-1]
+        self.build(np.shape(x)[1:], num_classes, classes=classes, metrics=metrics)
+
+    def reset(self):
+        """Drop the network; the next batch builds a fresh one with the same config."""
+        with self.lock:
+            self.model = None
+            self.hist, self.test_hist = [], []
+
+    def model_summary(self, **kwargs):
+        """Print the Keras summary of the network."""
+        if self.model is None:
+            raise ModelError("the model is not built yet: it is built from the first batch")
+        self.model.summary(**kwargs)
+
+    # --- the five verbs ----------------------------------------------------------------------
+    def train_on_batch(self, x, y, classes=None, metrics=None, **kwargs):
+        """One gradient step on ``x`` ``(batch, steps, channels)`` and one-hot ``y``.
+
+        Parameters
+        ----------
+        classes : list of str, optional
+            Names of the target columns, stored with the model at build time.
+        metrics : list, optional
+            Training metrics, fixed when the network is built (see :class:`KerasModelConfig`).
+        kwargs
+            Passed to ``keras.Model.train_on_batch`` (``sample_weight``, ``class_weight``).
+
+        Returns
+        -------
+        dict
+            Loss and metrics of this batch (also appended to :attr:`hist`).
+        """
+        with self.lock:
+            self._ensure_built(x, y, classes, metrics)
+            logs = self.model.train_on_batch(x, y, return_dict=True, **kwargs)
+            self.hist.append(logs)
+        return logs
+
+    def test_on_batch(self, x, y, **kwargs):
+        """Loss and metrics on ``(x, y)`` without a weight update (appended to :attr:`test_hist`)."""
+        with self.lock:
+            self._ensure_built(x, y)
+            logs = self.model.test_on_batch(x, y, return_dict=True, **kwargs)
+            self.test_hist.append(logs)
+        return logs
+
+    def predict_on_batch(self, x, **kwargs):
+        """Class probabilities for ``x``: ``(batch, n_classes)`` or ``(batch, steps, n_classes)``."""
+        with self.lock:
+            self._ensure_built(x)
+            return np.asarray(self.model.predict_on_batch(x, **kwargs))
+
+    # --- files ---------------------------------------------------------------------------
+    def save(self, path):
+        """Write the network and its config to folder ``path``, atomically.
+
+        The folder holds ``model.keras`` (Keras 3 format) and ``ecg_model.json``. It is
+        written beside ``path`` under a temporary name and renamed into place, so a
+        crash never leaves a half-written model, and an older model at ``path`` is
+        replaced only once the new one is complete.
+        """
+        import keras
+
+        with self.lock:
+            if self.model is None:
+                raise ModelError("nothing to save: the model is not built yet")
+            path = os.path.abspath(os.fspath(path))
+            parent = os.path.dirname(path)
+            os.makedirs(parent, exist_ok=True)
+            tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
+            try:
+                self.model.save(os.path.join(tmp, NETWORK_FILE))
+                meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "ecg_version": __version__,
+                        "keras_version": keras.__version__, "backend": keras.backend.backend(),
+                        "config": self.config.model_dump(mode="json", exclude={"path"})}
+                with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as file:
+                    json.dump(meta, file, indent=2)
+                old = None
+                if os.path.exists(path):
+                    old = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.old-")
+                    os.replace(path, os.path.join(old, "model"))
+                os.replace(tmp, path)
+                if old:
+                    shutil.rmtree(old, ignore_errors=True)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        return path
+
+    def load(self, path):
+        """Restore a model written by :meth:`save` (Keras safe mode: no code from the file runs)."""
+        import keras
+
+        path = os.fspath(path)
+        meta_path = os.path.join(path, CONFIG_FILE)
+        if not os.path.isfile(meta_path):
+            raise ModelError(f"{path} is not a saved ecg model: {CONFIG_FILE} is missing")
+        try:
+            with open(meta_path, encoding="utf-8") as file:
+                meta = json.load(file)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{meta_path} is unreadable: {exc}") from exc
+        if meta.get("format") != FORMAT:
+            raise ModelError(f"{path} holds {meta.get('format')!r}, not an {FORMAT!r}")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ModelError(f"{path} was saved in format version {meta.get('format_version')} by ecg "
+                             f"{meta.get('ecg_version')}; this ecg {__version__} reads version "
+                             f"{FORMAT_VERSION}: re-train or re-save it with a matching ecg version")
+        config = parse_config(KerasModelConfig, meta["config"], f"config saved in {meta_path}")
+        self._import_architecture(config.model.name)
+        try:
+            network = keras.saving.load_model(os.path.join(path, NETWORK_FILE), safe_mode=True)
+        except Exception as exc:
+            raise ModelError(f"cannot load the network in {path}: {type(exc).__name__}: {exc}") from exc
+        with self.lock:
+            self.config = config.model_copy(update={"path": path})
+            self.model = network
+        return self
+
+    @staticmethod
+    def _import_architecture(name):
+        """Import the module of a registered architecture so its custom layers are known."""
+        from ecg.models.factory import model_factory
+
+        if model_factory.has(name):
+            model_factory.get(name)

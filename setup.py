@@ -1,0 +1,41 @@
+"""Installs `ecg`: deep learning on electrocardiograms with chainable batch pipelines."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="ecg",
+    version="0.1.0",
+    description="Deep learning on electrocardiograms: PhysioNet loading, preprocessing, "
+                "Keras 3 models and batch pipelines",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["ecg", "ecg.*"]),
+    package_data={"ecg": ["data/manifests/*.json"]},
+    install_requires=[
+        "numpy>=2.0,<2.5",
+        "scipy>=1.13,<1.18",
+        "pandas>=2.2,<3.1",
+        "wfdb>=4.1,<4.4",
+        "batchflow==0.10.1",
+        "pydantic>=2.6,<3",
+        "tqdm>=4.60",
+        "matplotlib>=3.8",
+        "pyyaml>=6",
+    ],
+    extras_require={
+        # Keras 3 on TensorFlow (the default backend on CPU).
+        "tf": ["tensorflow-cpu==2.21.0", "keras==3.15.1"],
+        # Keras 3 on JAX (backend-agnostic model tests, GPU benchmarks).
+        "jax": ["keras==3.15.1", "jax==0.10.2", "jaxlib==0.10.2"],
+        "test": [
+            "tensorflow-cpu==2.21.0", "keras==3.15.1",
+            "jax==0.10.2", "jaxlib==0.10.2",
+            "pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100",
+        ],
+    },
+    entry_points={"console_scripts": ["ecg=ecg.cli:main"]},
+)
