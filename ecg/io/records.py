@@ -99,7 +99,7 @@ def read_header_meta(path):
 
 def _record_meta(record, base):
     """``meta`` from a wfdb header or record object (both carry the header fields)."""
-    meta = {"record": os.path.basename(base), "path": base, "fs": float(record.fs or 0),
+    meta = {"record": os.path.basename(base).removesuffix(".edf"), "path": base, "fs": float(record.fs or 0),
             "n_samples": int(record.sig_len or 0), "sig_name": list(record.sig_name or []),
             "units": list(record.units or [])}
     meta.update(_parse_demographics(record.comments))
@@ -109,6 +109,13 @@ def _record_meta(record, base):
 def _rdrecord(base, channels):
     name = os.path.basename(base)
     try:
+        if base.endswith(".edf"):
+            from wfdb.io.convert.edf import read_edf
+
+            record = read_edf(base)
+            if channels is not None:  # read_edf reads every channel
+                record.p_signal = record.p_signal[:, channels]
+            return record
         return wfdb.rdrecord(base, channels=channels, physical=True)
     except Exception as exc:  # wfdb's own errors are not specific; say what was read
         raise RecordError(name, f"cannot read the signal ({type(exc).__name__}: {exc}); "
@@ -181,7 +188,7 @@ def read_annotation(path, ext="atr"):
     -------
     dict
         ``sample`` (int64 sample indices at the record's fs), ``symbol`` and
-        ``aux_note`` (str arrays), ``fs`` (Hz, when the file gives it).
+        ``aux_note`` (str arrays; MIT-BIH's NUL padding of aux notes removed).
     """
     base = record_base(path)
     name = os.path.basename(base)
@@ -194,4 +201,4 @@ def read_annotation(path, ext="atr"):
         raise RecordError(name, f"unreadable annotation file {file}: {type(exc).__name__}: {exc}") from exc
     return {"sample": np.asarray(ann.sample, dtype=np.int64),
             "symbol": np.asarray(ann.symbol, dtype=str),
-            "aux_note": np.asarray(ann.aux_note, dtype=str)}
+            "aux_note": np.asarray([note.rstrip("\x00") for note in ann.aux_note], dtype=str)}

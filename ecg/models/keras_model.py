@@ -48,6 +48,10 @@ class KerasModelConfig(StrictConfig):
         Metric names (see :func:`ecg.metrics.keras_metric`) or dicts ``{"name": ..., **kwargs}``.
     seed : int, optional
         Seeds Keras, numpy and the backend before the network is built.
+    preprocess : list of dict
+        The EcgBatch actions new records need before this model predicts them, as a
+        recipe ``[{"band_pass_signals": {"low": 0.5, "high": 40}}, ...]`` (see
+        :mod:`ecg.recipes`); saved with the model and applied by ``ecg predict``.
     path : str, optional
         Load a model saved with :meth:`KerasBaseModel.save` from this folder.
     """
@@ -61,6 +65,7 @@ class KerasModelConfig(StrictConfig):
     loss: str = "categorical_crossentropy"
     metrics: list[Union[str, dict[str, Any]]] = []
     seed: Optional[int] = None
+    preprocess: list[dict[str, Optional[dict[str, Any]]]] = []
     path: Optional[str] = None
 
 
