@@ -23,6 +23,8 @@ def parse_config(model, data, what=None):
     what = what or model.__name__
     if data is None:
         data = {}
+    if not isinstance(data, dict) and isinstance(getattr(data, "config", None), dict):
+        data = data.config          # a batchflow Config, e.g. a pipeline's C("model")
     if not isinstance(data, dict):
         raise ConfigError(f"{what}: expected a dict of settings, got {type(data).__name__}")
     try:

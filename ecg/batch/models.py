@@ -60,6 +60,16 @@ class ModelMixin:
             y = np.eye(n, dtype=np.float32)[y]
         return y.astype(np.float32, copy=False)
 
+    @property
+    def model_windows(self):
+        """:meth:`model_inputs` as a property, for batchflow's ``train_model(x=B("model_windows"))``."""
+        return self.model_inputs()
+
+    @property
+    def model_labels(self):
+        """:meth:`model_targets` as a property, for batchflow's ``train_model(y=B("model_labels"))``."""
+        return self.model_targets()
+
     def _model(self, model_name):
         if self.pipeline is None:
             raise RuntimeError("model actions run inside a pipeline that has the model (init_model)")
@@ -98,7 +108,7 @@ class ModelMixin:
             metrics = [{"name": n, **metric_kwargs} if isinstance(n, str) else n for n in names]
         logs = model.train_on_batch(x, y, classes=self.classes, metrics=metrics)
         if save_to is not None:
-            save_data_to(data=logs, dst=save_to, batch=self)
+            save_data_to(data=[logs], dst=[save_to], batch=self)
         return self
 
     @action(no_eval="save_to")
@@ -110,7 +120,7 @@ class ModelMixin:
         model = self._model(model_name)
         logs = model.test_on_batch(self.model_inputs(x), self.model_targets(y))
         if save_to is not None:
-            save_data_to(data=logs, dst=save_to, batch=self)
+            save_data_to(data=[logs], dst=[save_to], batch=self)
         return self
 
     @action(no_eval="save_to")
@@ -146,5 +156,5 @@ class ModelMixin:
             per_record.append(piece)
         self.predictions = per_record
         if save_to is not None:
-            save_data_to(data=[per_record], dst=save_to, batch=self)
+            save_data_to(data=[per_record], dst=[save_to], batch=self)
         return self
