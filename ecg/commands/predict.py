@@ -57,7 +57,7 @@ def predict_records(model_path, folder, batch_size=64):
 
     dataset = EcgDataset(path=find_records(folder))
     pipeline, model = predict_pipeline(model_path, dataset)
-    pipeline.run(batch_size=batch_size, n_epochs=1, shuffle=False, drop_last=False)
+    pipeline.run(batch_size=min(batch_size, len(dataset)), n_epochs=1, shuffle=False, drop_last=False)
     probabilities = np.stack(pipeline.v("prediction"))
     classes = model.classes or [str(i) for i in range(probabilities.shape[1])]
     return list(pipeline.v("records")), probabilities, list(classes)

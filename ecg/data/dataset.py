@@ -2,7 +2,7 @@
 import glob
 import os
 
-from batchflow import Dataset, FilesIndex
+from batchflow import Dataset, DatasetIndex, FilesIndex
 
 from ecg.batch import EcgBatch
 from ecg.errors import EcgError
@@ -45,6 +45,8 @@ class EcgDataset(Dataset):
     """
 
     def __init__(self, path=None, index=None, batch_class=EcgBatch, **kwargs):
+        if isinstance(path, DatasetIndex):      # batchflow's create_subset passes the index first
+            path, index = None, path
         if (path is None) == (index is None):
             raise EcgError("EcgDataset needs exactly one of 'path' (a glob of .hea files) or 'index'")
         if index is None:

@@ -1,0 +1,33 @@
+"""``ecg download``: fetch, verify and extract a PhysioNet database."""
+from pathlib import Path
+
+
+def register(subparsers):
+    """Add the ``download`` sub-command to ``subparsers``."""
+    from ecg.data.download import available
+
+    parser = subparsers.add_parser(
+        "download", help="download, verify and extract a PhysioNet database",
+        description="Download a PhysioNet database, verify its SHA-256, extract it once and "
+                    "print the extracted folder. An interrupted transfer resumes where it stopped.")
+    parser.add_argument("dataset", choices=available(), help="database to download")
+    parser.add_argument("--dest", type=Path, default=None,
+                        help="download folder (default: $ECG_DATA_DIR, else ./data/downloads)")
+    parser.add_argument("--mirror", default=None,
+                        help="base URL or local folder laid out like https://physionet.org/files/ "
+                             "(default: $ECG_MIRROR, else PhysioNet)")
+    parser.add_argument("--force", action="store_true", help="download and extract again")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="accept an archive whose SHA-256 no checksum list knows")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    """Run ``ecg download`` with parsed ``args``; print the extracted root; return 0."""
+    from ecg.data.download import download
+
+    root = download(args.dataset, dest=args.dest, mirror=args.mirror, progress=not args.quiet,
+                    force=args.force, verify=args.verify)
+    print(root)
+    return 0

@@ -1,0 +1,90 @@
+"""``ecg models``: list the architectures, or describe one.
+
+``ecg models`` (or ``ecg models list``) prints every registered architecture with a
+one-line description, without importing Keras. ``ecg models describe NAME`` prints
+the parameters schema (keys, types, defaults, meaning); with ``--input-shape`` it also
+builds the network and prints its parameter count, MACs and FLOPs per example (see
+:mod:`ecg.models.describe` for what is counted) and the Keras summary.
+"""
+import json
+from pathlib import Path
+
+from ecg.errors import ConfigError
+
+
+def _input_shape(text):
+    """Parse ``"2500,1"`` into ``(2500, 1)``; ``"none,12"`` gives a variable length."""
+    try:
+        return tuple(None if part.strip().lower() == "none" else int(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"--input-shape must be STEPS,CHANNELS in samples and leads, e.g. 2500,1. Received: {text!r}"
+        ) from None
+
+
+def _params(text):
+    """Read ``--params``: inline JSON, or a path to a YAML/JSON file."""
+    if text is None:
+        return None
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--params is not valid JSON: {exc}") from None
+    path = Path(text)
+    if not path.is_file():
+        raise ConfigError(f"--params must be inline JSON or an existing YAML/JSON file. Received: {text!r}")
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data.get("params", data) if isinstance(data, dict) and "name" in data else data
+
+
+def list_models(args):
+    """Print the registered architectures, one per line, with their description."""
+    from ecg.models.factory import model_factory
+
+    names = model_factory.list()
+    width = max(map(len, names), default=0)
+    for name in names:
+        print(f"{name:<{width}}  {model_factory.describe(name)}")
+    return 0
+
+
+def describe_model(args):
+    """Print the parameters schema of ``args.name`` and, with an input shape, its size."""
+    from ecg.models.factory import model_factory
+
+    if not model_factory.has(args.name):
+        raise ConfigError(f"unknown architecture {args.name!r}; registered: {', '.join(model_factory.list())}")
+    if args.input_shape is None:
+        from ecg.models.describe import schema_lines
+
+        lines = [f"{args.name}: {model_factory.describe(args.name)}", "", "Parameters (key: type = default):"]
+        print("\n".join(lines + schema_lines(model_factory.params_model(args.name))))
+        return 0
+    from ecg.models.describe import describe
+
+    print(describe(args.name, _input_shape(args.input_shape), args.num_classes, _params(args.params),
+                   args.task))
+    return 0
+
+
+def register(subparsers):
+    """Add ``ecg models`` and its ``list`` and ``describe`` sub-commands to ``subparsers``."""
+    parser = subparsers.add_parser("models", help="list the architectures or describe one",
+                                   description=__doc__.split("\n\n")[1])
+    parser.set_defaults(func=list_models)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", help="list the architectures").set_defaults(func=list_models)
+    describe = actions.add_parser("describe", help="print an architecture's parameters and size")
+    describe.add_argument("name", help="architecture name, as in `ecg models`")
+    describe.add_argument("--input-shape", metavar="STEPS,CHANNELS",
+                          help="window length in samples and number of leads, e.g. 2500,1; "
+                               "builds the network and prints its size and compute")
+    describe.add_argument("--num-classes", type=int, default=4, help="number of classes (default: 4)")
+    describe.add_argument("--task", choices=("classification", "segmentation"), default="classification",
+                          help="task of the built network (default: classification)")
+    describe.add_argument("--params", metavar="JSON_OR_FILE",
+                          help="parameters as inline JSON or a YAML/JSON file (default: the defaults)")
+    describe.set_defaults(func=describe_model)

@@ -1,0 +1,122 @@
+"""Beats: AAMI classes of WFDB beat labels and fixed windows around annotated beats.
+
+AAMI EC57 groups the WFDB beat labels into five classes (de Chazal et al., "Automatic
+classification of heartbeats using ECG morphology and heartbeat interval features",
+IEEE Trans Biomed Eng 51(7):1196-1206, 2004, Table I):
+
+===== ============================== =====================================================
+class meaning                        WFDB beat labels
+===== ============================== =====================================================
+N     normal and bundle branch block ``N`` normal, ``L`` left / ``R`` right bundle branch
+                                     block, ``B`` unspecified bundle branch block,
+                                     ``e`` atrial escape, ``j`` nodal (junctional) escape
+S     supraventricular ectopic       ``A`` atrial premature, ``a`` aberrated atrial
+                                     premature, ``J`` nodal premature, ``S``
+                                     supraventricular premature, ``n`` supraventricular
+                                     escape
+V     ventricular ectopic            ``V`` premature ventricular contraction, ``E``
+                                     ventricular escape, ``r`` R-on-T PVC
+F     fusion                         ``F`` fusion of ventricular and normal
+Q     unknown                        ``/`` paced, ``f`` fusion of paced and normal,
+                                     ``Q`` unclassifiable, ``?`` beat not classified
+===== ============================== =====================================================
+
+Every other label (``+`` rhythm change, ``~`` noise, ``!`` flutter wave, ``|``, ``x``,
+``"``, ``[``, ``]``, ...) is not a beat and gets the class ``""``.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+AAMI_CLASSES = ("N", "S", "V", "F", "Q")
+
+AAMI_LABELS = {
+    "N": "N", "L": "N", "R": "N", "B": "N", "e": "N", "j": "N",
+    "A": "S", "a": "S", "J": "S", "S": "S", "n": "S",
+    "V": "V", "E": "V", "r": "V",
+    "F": "F",
+    "/": "Q", "f": "Q", "Q": "Q", "?": "Q",
+}
+
+
+def aami_classes(symbols):
+    """Map WFDB annotation labels to AAMI classes.
+
+    Parameters
+    ----------
+    symbols : array-like of str, shape (n_annotations,)
+        WFDB labels, e.g. ``wfdb.rdann(...).symbol``.
+
+    Returns
+    -------
+    numpy.ndarray of str, shape (n_annotations,)
+        ``"N"``, ``"S"``, ``"V"``, ``"F"``, ``"Q"`` for beat labels, ``""`` for the others
+        (see the module docstring for the table).
+
+    Examples
+    --------
+    >>> aami_classes(["N", "+", "A", "V", "/", "~"]).tolist()
+    ['N', '', 'S', 'V', 'Q', '']
+    """
+    symbols = np.asarray(symbols, dtype=str)
+    keys = np.array(list(AAMI_LABELS), dtype=str)
+    values = np.array(list(AAMI_LABELS.values()), dtype="<U1")
+    order = np.argsort(keys)
+    keys, values = keys[order], values[order]
+    pos = np.clip(np.searchsorted(keys, symbols), 0, len(keys) - 1)
+    return np.where(keys[pos] == symbols, values[pos], "")
+
+
+def beat_windows(signal, samples, before, after):
+    """Cut a fixed window around each annotated beat.
+
+    Beat ``i`` gets ``signal[:, samples[i] - before : samples[i] + after]``; beats whose
+    window would cross the start or the end of the signal are dropped. No Python loop
+    runs per beat: the windows are a fancy-indexed view of ``sliding_window_view``.
+
+    Parameters
+    ----------
+    signal : numpy.ndarray, shape (n_leads, n_samples)
+        The record's signal (any units, e.g. mV).
+    samples : array-like of int, shape (n_beats,)
+        Beat positions in samples (e.g. the R peaks of ``rdann(...).sample``).
+    before, after : int
+        Window length before and after the beat, in samples (e.g. ``int(0.25 * fs)``).
+        The beat sample itself is the first sample of the ``after`` part.
+
+    Returns
+    -------
+    windows : numpy.ndarray, shape (n_kept, n_leads, before + after)
+        A new array (not a view) with the signal's dtype.
+    kept : numpy.ndarray of int64, shape (n_kept,)
+        Indices into ``samples`` of the beats that were kept, in order.
+
+    Raises
+    ------
+    ValueError
+        If ``signal`` is not 2-D, or ``before``/``after`` are negative or both zero.
+
+    Examples
+    --------
+    >>> signal = np.arange(20, dtype=float).reshape(1, 20)
+    >>> windows, kept = beat_windows(signal, [1, 5, 18], before=2, after=3)
+    >>> windows.shape, kept.tolist()
+    ((1, 1, 5), [1])
+    >>> windows[0, 0].tolist()
+    [3.0, 4.0, 5.0, 6.0, 7.0]
+    """
+    signal = np.asarray(signal)
+    if signal.ndim != 2:
+        raise ValueError(f"Expected a signal of shape (n_leads, n_samples). Received: shape={signal.shape}")
+    before, after = int(before), int(after)
+    if before < 0 or after < 0 or before + after == 0:
+        raise ValueError(f"Expected before >= 0, after >= 0 and before + after > 0 samples. "
+                         f"Received: before={before}, after={after}")
+    samples = np.asarray(samples, dtype=np.int64).reshape(-1)
+    width = before + after
+    n_samples = signal.shape[1]
+    starts = samples - before
+    kept = np.flatnonzero((starts >= 0) & (samples + after <= n_samples))
+    if n_samples < width:
+        return np.empty((0, signal.shape[0], width), dtype=signal.dtype), kept
+    views = sliding_window_view(signal, width, axis=1)
+    return np.ascontiguousarray(views[:, starts[kept]].transpose(1, 0, 2)), kept
