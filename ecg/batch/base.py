@@ -114,7 +114,7 @@ class EcgBatchBase(Batch):
             bounds = np.cumsum([len(p) for p in parts])[:-1]
             for i, piece in zip(positions, np.split(result, bounds)):
                 lead_shape = signals[i].shape[:-2]
-                out[i] = piece.reshape(*lead_shape, *piece.shape[1:])
+                out[i] = piece.reshape(lead_shape + piece.shape[1:])
         return out
 
     def update_meta(self, **values):

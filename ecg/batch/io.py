@@ -75,7 +75,7 @@ class IOMixin:
         if fmt == "csv":
             return self._load_csv(src, _as_tuple(components) or ("target",), index_col, label_col)
         if fmt == "npz":
-            return self._load_npz(src, _as_tuple(components) or self.components)
+            return self._load_npz(src, _as_tuple(components))
         return super().load(*args, src=src, fmt=fmt, dst=dst or components, **kwargs)
 
     def _load_wfdb(self, src, components, ann_ext, channels):
@@ -116,6 +116,7 @@ class IOMixin:
         if src is None:
             raise EcgError("load(fmt='npz') needs src='folder' written by dump(dst='folder', fmt='npz')")
         items = [read_npz(self.record_path(ix, src, ext=".npz")) for ix in self.indices]
+        components = components or [c for c in self.components if c in items[0]]
         for comp in components:
             if comp == "annotation":
                 self.set_component(comp, [item["annotation"] for item in items])

@@ -45,8 +45,13 @@ class BaseModel(_BatchflowModel):
         """Return predictions for ``x``."""
 
     def train(self, *args, **kwargs):
-        """batchflow's name for :meth:`train_on_batch`."""
-        return self.train_on_batch(*args, **kwargs)
+        """batchflow's name for :meth:`train_on_batch`; returns the batch loss (a float).
+
+        batchflow stores a model's output with ``save_to``, which takes one value, so the
+        loss alone is returned here; the full dict of metrics is in the model's history.
+        """
+        logs = self.train_on_batch(*args, **kwargs)
+        return logs.get("loss") if isinstance(logs, dict) else logs
 
     def predict(self, *args, **kwargs):
         """batchflow's name for :meth:`predict_on_batch`."""

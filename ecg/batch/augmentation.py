@@ -1,0 +1,138 @@
+"""Augmentation actions of EcgBatch: noise, wander, scaling, flips, stretches, crops, dropouts.
+
+Each action draws from ``np.random.default_rng(seed)`` when ``seed`` is given, else from
+the batch's generator ``self.random`` (seeded per pipeline run by batchflow), and
+applies to each record (each segment after a split) with probability ``p``. The
+functions are in :mod:`ecg.ops.augment`.
+"""
+import numpy as np
+from batchflow import action
+
+from ecg.ops import augment
+
+
+class AugmentationMixin:
+    """Augmentation actions of EcgBatch."""
+
+    def _augment(self, func, seed, *, group_by_fs=True, **kwargs):
+        rng = self.random if seed is None else np.random.default_rng(seed)
+        self.set_component("signal", self.map_signals(func, rng=rng, group_by_fs=group_by_fs, **kwargs))
+        return self
+
+    @action
+    def add_gaussian_noise(self, snr_db=20.0, p=1.0, seed=None):
+        """Add white Gaussian noise at ``snr_db`` dB per lead.
+
+        Parameters
+        ----------
+        snr_db : float or tuple of float
+            Signal-to-noise ratio in dB, or a ``(low, high)`` range drawn per record.
+        p : float
+            Probability of augmenting each record.
+        seed : int or None
+            Seed; ``None`` uses ``self.random``.
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.gaussian_noise, seed, snr_db=snr_db, p=p, group_by_fs=False)
+
+    @action
+    def add_baseline_wander(self, amplitude=0.2, freq=(0.05, 0.5), p=1.0, seed=None):
+        """Add baseline wander: slow sinusoids of ``freq`` Hz up to ``amplitude`` (signal units).
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.baseline_wander, seed, amplitude=amplitude, freq=freq, p=p)
+
+    @action
+    def add_emg_noise(self, snr_db=20.0, band=(20.0, 150.0), p=1.0, seed=None):
+        """Add muscle-like noise: Gaussian noise in ``band`` Hz at ``snr_db`` dB.
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.emg_noise, seed, snr_db=snr_db, band=band, p=p)
+
+    @action
+    def add_powerline_noise(self, amplitude=0.05, freq=50.0, harmonics=1, p=1.0, seed=None):
+        """Add power-line interference at ``freq`` Hz (50 or 60) up to ``amplitude`` (signal units).
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.powerline_noise, seed, amplitude=amplitude, freq=freq,
+                             harmonics=harmonics, p=p)
+
+    @action
+    def scale_amplitude(self, low=0.8, high=1.2, p=1.0, seed=None):
+        """Multiply each record by a factor drawn in ``[low, high]``.
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.amplitude_scale, seed, low=low, high=high, p=p, group_by_fs=False)
+
+    @action
+    def flip_polarity(self, p=0.5, seed=None):
+        """Invert the sign of each record with probability ``p``.
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.polarity_flip, seed, p=p, group_by_fs=False)
+
+    @action
+    def stretch_time(self, max_stretch=0.1, p=1.0, seed=None):
+        """Stretch or compress time by up to ``max_stretch`` (fraction), keeping the length.
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.time_stretch, seed, max_stretch=max_stretch, p=p, group_by_fs=False)
+
+    @action
+    def random_crop_signals(self, length, seed=None):
+        """Crop each record (each segment) to ``length`` samples at a random start.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            If a signal is shorter than ``length``.
+        """
+        self._augment(augment.random_crop, seed, length=length, group_by_fs=False)
+        for meta, sig in zip(self.meta, self.signal):
+            meta["n_samples"] = sig.shape[-1]
+        return self
+
+    @action
+    def cutout_signals(self, duration=0.5, value=0.0, p=1.0, seed=None):
+        """Set a random window of ``duration`` seconds of each record to ``value``.
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.cutout, seed, duration=duration, value=value, p=p)
+
+    @action
+    def drop_leads(self, rate=0.25, p=1.0, seed=None):
+        """Zero each lead with probability ``rate`` (at least one lead is kept).
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.lead_dropout, seed, rate=rate, p=p, group_by_fs=False)

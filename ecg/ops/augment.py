@@ -1,0 +1,158 @@
+"""Signal augmentations for training, reproducible through a numpy Generator.
+
+Every function takes signals ``x`` ``(n, ..., n_samples)`` (``n`` items, e.g. ``(n,
+n_leads, n_samples)``), a :class:`numpy.random.Generator` ``rng`` and a probability
+``p``: each item along the first axis is augmented with probability ``p`` (its own
+random draws), the others are returned unchanged. Amplitudes are in the signal's units
+(mV), times in seconds, frequencies in Hz. Outputs keep the shape and dtype of ``x``.
+"""
+import numpy as np
+
+from ecg.ops.filters import band_pass
+
+
+def _apply(x, augmented, rng, p):
+    """Items of ``augmented`` where a Bernoulli(p) draw per item hits, else of ``x``."""
+    if p >= 1:
+        return augmented.astype(x.dtype, copy=False)
+    hit = (rng.random(x.shape[0]) < p).reshape(-1, *(1,) * (x.ndim - 1))
+    return np.where(hit, augmented, x).astype(x.dtype, copy=False)
+
+
+def _per_item(rng, x, low, high):
+    """One uniform draw in ``[low, high)`` per item, broadcastable against ``x``."""
+    return rng.uniform(low, high, size=(x.shape[0],) + (1,) * (x.ndim - 1))
+
+
+def _power(x):
+    return (x.astype(np.float64) - x.mean(axis=-1, keepdims=True)).var(axis=-1, keepdims=True)
+
+
+def gaussian_noise(x, rng, snr_db=20.0, p=1.0):
+    """Add white Gaussian noise at a signal-to-noise ratio of ``snr_db`` dB per lead.
+
+    ``snr_db`` may be a number or a ``(low, high)`` range drawn per item.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.sin(np.arange(5000) / 10)[None, None]
+    >>> noisy = gaussian_noise(x, rng, snr_db=10)
+    >>> round(float(10 * np.log10(x.var() / (noisy - x).var())))
+    10
+    """
+    low, high = np.broadcast_to(snr_db, 2)
+    snr = _per_item(rng, x, low, high) if high > low else low
+    sigma = np.sqrt(_power(x) / 10 ** (snr / 10))
+    return _apply(x, x + sigma * rng.standard_normal(x.shape), rng, p)
+
+
+def baseline_wander(x, fs, rng, amplitude=0.2, freq=(0.05, 0.5), n_components=3, p=1.0):
+    """Add baseline wander: a sum of ``n_components`` slow sinusoids (respiration, motion).
+
+    Parameters
+    ----------
+    amplitude : float
+        Peak amplitude of each component in signal units (drawn in ``[0, amplitude]``).
+    freq : tuple of float
+        Range of the component frequencies in Hz.
+    """
+    t = np.arange(x.shape[-1]) / fs
+    shape = (x.shape[0], n_components) + (1,) * (x.ndim - 1)
+    freqs = rng.uniform(*freq, size=shape)
+    phases = rng.uniform(0, 2 * np.pi, size=shape)
+    amps = rng.uniform(0, amplitude, size=shape)
+    wander = (amps * np.sin(2 * np.pi * freqs * t + phases)).sum(axis=1)
+    return _apply(x, x + wander, rng, p)
+
+
+def emg_noise(x, fs, rng, snr_db=20.0, band=(20.0, 150.0), p=1.0):
+    """Add muscle (EMG-like) noise: Gaussian noise band-limited to ``band`` Hz at ``snr_db``.
+
+    The upper edge is lowered to 0.45 * fs where the sampling rate is too low for it.
+    """
+    high = min(band[1], 0.45 * fs)
+    noise = band_pass(rng.standard_normal(x.shape), fs, band[0], high if high > band[0] else None)
+    scale = np.sqrt(_power(x) / 10 ** (snr_db / 10) / np.maximum(_power(noise), 1e-12))
+    return _apply(x, x + scale * noise, rng, p)
+
+
+def powerline_noise(x, fs, rng, amplitude=0.05, freq=50.0, harmonics=1, p=1.0):
+    """Add power-line interference at ``freq`` Hz (and harmonics below ``fs / 2``).
+
+    The amplitude (signal units) and phase are drawn per item in ``[0, amplitude]``.
+    """
+    t = np.arange(x.shape[-1]) / fs
+    hum = np.zeros((x.shape[0],) + (1,) * (x.ndim - 2) + (x.shape[-1],))
+    for k in range(1, harmonics + 1):
+        if k * freq >= fs / 2:
+            break
+        amp = _per_item(rng, x, 0, amplitude) / k
+        phase = _per_item(rng, x, 0, 2 * np.pi)
+        hum = hum + amp * np.sin(2 * np.pi * k * freq * t + phase)
+    return _apply(x, x + hum, rng, p)
+
+
+def amplitude_scale(x, rng, low=0.8, high=1.2, p=1.0):
+    """Multiply each item by a factor drawn in ``[low, high]``."""
+    return _apply(x, x * _per_item(rng, x, low, high), rng, p)
+
+
+def polarity_flip(x, rng, p=0.5):
+    """Invert the sign of each item with probability ``p``."""
+    return _apply(x, -x, rng, p)
+
+
+def time_stretch(x, rng, max_stretch=0.1, p=1.0):
+    """Stretch or compress time by a factor in ``[1 - max_stretch, 1 + max_stretch]``.
+
+    The stretched signal is linearly interpolated on the original grid and keeps the
+    original length: a stretch crops the end, a compression pads it with the last value.
+
+    Examples
+    --------
+    >>> x = np.arange(10.0)[None]
+    >>> time_stretch(x, np.random.default_rng(0), max_stretch=0.5).shape
+    (1, 10)
+    """
+    n = x.shape[-1]
+    factor = rng.uniform(1 - max_stretch, 1 + max_stretch, size=x.shape[0])
+    position = np.minimum(np.arange(n)[None] / factor[:, None], n - 1)   # (items, n_samples)
+    left = np.floor(position).astype(np.int64)
+    right = np.minimum(left + 1, n - 1)
+    frac = position - left
+    shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (n,)
+    left, right, frac = left.reshape(shape), right.reshape(shape), frac.reshape(shape)
+    stretched = (np.take_along_axis(x, np.broadcast_to(left, x.shape), axis=-1) * (1 - frac)
+                 + np.take_along_axis(x, np.broadcast_to(right, x.shape), axis=-1) * frac)
+    return _apply(x, stretched, rng, p)
+
+
+def random_crop(x, rng, length):
+    """One window of ``length`` samples at a random start per item: ``(..., length)``."""
+    if x.shape[-1] < length:
+        raise ValueError(f"Expected signals of at least length={length} samples. "
+                         f"Received: {x.shape[-1]} samples.")
+    starts = rng.integers(0, x.shape[-1] - length + 1, size=x.shape[0])
+    index = starts.reshape(-1, *(1,) * (x.ndim - 1)) + np.arange(length)
+    return np.take_along_axis(x, np.broadcast_to(index, x.shape[:-1] + (length,)), axis=-1)
+
+
+def cutout(x, fs, rng, duration=0.5, value=0.0, p=1.0):
+    """Set a window of ``duration`` seconds at a random place of each item to ``value``."""
+    width = min(int(round(duration * fs)), x.shape[-1])
+    starts = rng.integers(0, x.shape[-1] - width + 1, size=x.shape[0])
+    t = np.arange(x.shape[-1])
+    starts = starts.reshape(-1, *(1,) * (x.ndim - 1))
+    mask = (t >= starts) & (t < starts + width)
+    return _apply(x, np.where(mask, value, x), rng, p)
+
+
+def lead_dropout(x, rng, rate=0.25, p=1.0):
+    """Zero each lead (axis ``-2``) with probability ``rate``, keeping at least one per item."""
+    if x.ndim < 3:
+        raise ValueError(f"Expected signals (n, n_leads, n_samples). Received: shape {x.shape}.")
+    drop = rng.random(x.shape[:-1]) < rate
+    keep_one = rng.integers(0, x.shape[-2], size=x.shape[:-2])
+    np.put_along_axis(drop, keep_one[..., None], False, axis=-1)
+    return _apply(x, np.where(drop[..., None], 0, x), rng, p)

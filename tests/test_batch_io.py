@@ -1,0 +1,63 @@
+"""EcgBatch.load / dump on real records: equal to wfdb, npz round trip, errors name records."""
+import numpy as np
+import pytest
+import wfdb
+
+from ecg import EcgDataset
+from ecg.errors import EcgError, LabelError, RecordError
+
+
+def test_load_wfdb_components_and_annotations(fixture_dir):
+    ds = EcgDataset(path=str(fixture_dir / "mitdb/*.hea"))
+    batch = ds.next_batch(3, shuffle=False).load(fmt="wfdb", components=["signal", "meta", "annotation"],
+                                                 ann_ext="atr")
+    assert list(batch.indices) == ["100", "201", "208"]
+    for i, name in enumerate(batch.indices):
+        ref = wfdb.rdrecord(str(fixture_dir / "mitdb" / name))
+        np.testing.assert_array_equal(batch.signal[i], ref.p_signal.T.astype(np.float32))
+        assert batch.meta[i]["fs"] == 360 and batch.meta[i]["record"] == name
+        ann = wfdb.rdann(str(fixture_dir / "mitdb" / name), "atr")
+        np.testing.assert_array_equal(batch.annotation[i]["atr"]["sample"], ann.sample)
+    np.testing.assert_array_equal(batch.fs, [360, 360, 360])
+
+
+def test_load_from_folder_with_plain_index(fixture_dir):
+    from batchflow import Dataset, DatasetIndex
+
+    from ecg import EcgBatch
+
+    ds = Dataset(DatasetIndex(["A00001", "A00002"]), batch_class=EcgBatch)
+    batch = (ds.next_batch(2, shuffle=False)
+             .load(src=str(fixture_dir / "cinc2017"), fmt="wfdb", components=["signal", "meta"])
+             .load(src=str(fixture_dir / "cinc2017/REFERENCE.csv"), fmt="csv", components="target"))
+    assert [s.shape for s in batch.signal] == [(1, 9000), (1, 9000)]
+    assert list(batch.target) == ["N", "N"]
+
+
+def test_npz_dump_and_load_round_trip(fixture_dir, tmp_path):
+    ds = EcgDataset(path=str(fixture_dir / "ludb/*.hea"))
+    batch = (ds.next_batch(4, shuffle=False)
+             .load(fmt="wfdb", components=["signal", "meta", "annotation"], ann_ext=["i", "ii"]))
+    batch.dump(dst=str(tmp_path), fmt="npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{ix}.npz" for ix in sorted(batch.indices)]
+    back = ds.create_batch(batch.indices).load(src=str(tmp_path), fmt="npz")
+    for i in range(4):
+        np.testing.assert_array_equal(back.signal[i], batch.signal[i])
+        assert back.meta[i] == batch.meta[i]
+        np.testing.assert_array_equal(back.annotation[i]["ii"]["sample"], batch.annotation[i]["ii"]["sample"])
+    with pytest.raises(RecordError, match="no 'target'"):
+        ds.create_batch(batch.indices).load(src=str(tmp_path), fmt="npz", components="target")
+
+
+def test_bad_records_and_labels_are_named(fixture_dir, tmp_path):
+    ds = EcgDataset(path=str(fixture_dir / "cinc2017/*.hea"))
+    batch = ds.next_batch(2, shuffle=False)
+    with pytest.raises(RecordError, match="'A00001'.*not found"):
+        batch.load(src=str(tmp_path), fmt="wfdb")
+    (tmp_path / "ref.csv").write_text("A00001,N\n")
+    with pytest.raises(LabelError, match="A00002"):
+        batch.load(src=str(tmp_path / "ref.csv"), fmt="csv", components="target")
+    with pytest.raises(EcgError, match="ann_ext"):
+        batch.load(fmt="wfdb", components=["annotation"])
+    with pytest.raises(EcgError, match="no records match"):
+        EcgDataset(path=str(tmp_path / "*.hea"))
