@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from typing import Any, Literal, Optional, Union
 
 import numpy as np
@@ -117,6 +118,7 @@ class KerasBaseModel(BaseModel):
         self.model = None
         self.hist = []
         self.test_hist = []
+        self.reset_timing()
         if self.config.path:
             self.load(self.config.path)
 
@@ -205,10 +207,35 @@ class KerasBaseModel(BaseModel):
             Loss and metrics of this batch (also appended to :attr:`hist`).
         """
         with self.lock:
+            start = time.perf_counter()
+            if self._step_end is not None:
+                self._input_wait += start - self._step_end
             self._ensure_built(x, y, classes, metrics)
             logs = self.model.train_on_batch(x, y, return_dict=True, **kwargs)
             self.hist.append(logs)
+            self._step_end = time.perf_counter()
+            self._train_time += self._step_end - start
         return logs
+
+    def reset_timing(self):
+        """Restart the clocks behind :meth:`timing`."""
+        self._step_end = None
+        self._input_wait = 0.0
+        self._train_time = 0.0
+
+    def sync(self):
+        """Wait until every queued training step has finished (a no-op for eager updates)."""
+        return self
+
+    def timing(self, elapsed=None):
+        """Seconds spent in training steps and waiting for the next batch between them.
+
+        ``input_wait`` is the share of ``elapsed`` (default: train + wait time) the model
+        sat idle waiting for input: near 0 when the pipeline keeps up.
+        """
+        total = elapsed or (self._train_time + self._input_wait) or 1.0
+        return {"train_seconds": self._train_time, "wait_seconds": self._input_wait,
+                "input_wait": self._input_wait / total}
 
     def test_on_batch(self, x, y, **kwargs):
         """Loss and metrics on ``(x, y)`` without a weight update (appended to :attr:`test_hist`)."""

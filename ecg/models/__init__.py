@@ -1,0 +1,1 @@
+"""Models: BaseModel, KerasBaseModel, the ModelFactory and its architectures."""
