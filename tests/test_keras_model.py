@@ -85,3 +85,17 @@ def test_batchflow_train_model_and_prefetch_lose_no_update(cinc_dir):
     pipe2 = common(ds.p.init_model("m", KerasBaseModel, config=CFG)).train_on_batch("m")
     pipe2.run(batch_size=4, n_epochs=2, shuffle=True, prefetch=3)
     assert len(pipe2.m("m").hist) == 20          # every batch trained once, none lost or doubled
+
+
+def test_fast_path_gives_the_same_weights_and_logs(windows):
+    x, y = windows
+    runs = {}
+    for fast in (True, False):
+        model = KerasBaseModel({**CFG, "fast_path": fast, "metrics": ["accuracy"]})
+        for _ in range(4):
+            model.train_on_batch(x, y)
+        runs[fast] = model
+    for wa, wb in zip(runs[True].model.get_weights(), runs[False].model.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert runs[True].hist == runs[False].hist
+    assert all(type(v) is float for logs in runs[True].hist for v in logs.values())

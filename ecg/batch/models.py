@@ -108,6 +108,7 @@ class ModelMixin:
             metrics = [{"name": n, **metric_kwargs} if isinstance(n, str) else n for n in names]
         logs = model.train_on_batch(x, y, classes=self.classes, metrics=metrics)
         if save_to is not None:
+            logs = {name: float(value) for name, value in logs.items()}
             save_data_to(data=[logs], dst=[save_to], batch=self)
         return self
 

@@ -2,12 +2,17 @@
 import json
 import os
 import tempfile
+import threading
 
 import numpy as np
 
 from ecg.errors import RecordError
 
 FORMAT_VERSION = 1
+# numpy parses .npy headers with ast.literal_eval, which CPython 3.11 before 3.11.9 cannot
+# run in two threads at once ("AST constructor recursion depth mismatch", gh-106905);
+# batchflow's prefetch loads batches in threads, so header parsing is serialised.
+_NPY_HEADER_LOCK = threading.Lock()
 
 
 def _json_default(value):
@@ -56,7 +61,7 @@ def read_npz(path):
     if not os.path.isfile(path):
         raise RecordError(name, f"cached file not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with _NPY_HEADER_LOCK, np.load(path, allow_pickle=False) as data:
             files = dict(data.items())
     except Exception as exc:
         raise RecordError(name, f"unreadable cache file {path}: {exc}") from exc

@@ -51,7 +51,7 @@ class BaseModel(_BatchflowModel):
         loss alone is returned here; the full dict of metrics is in the model's history.
         """
         logs = self.train_on_batch(*args, **kwargs)
-        return logs.get("loss") if isinstance(logs, dict) else logs
+        return float(logs["loss"]) if isinstance(logs, dict) else logs
 
     def predict(self, *args, **kwargs):
         """batchflow's name for :meth:`predict_on_batch`."""

@@ -53,6 +53,11 @@ class KerasModelConfig(StrictConfig):
         The EcgBatch actions new records need before this model predicts them, as a
         recipe ``[{"band_pass_signals": {"low": 0.5, "high": 40}}, ...]`` (see
         :mod:`ecg.recipes`); saved with the model and applied by ``ecg predict``.
+    fast_path : bool
+        Train through the compiled Keras step directly, without Keras' per-call
+        metric conversion: the loss and metrics of each batch stay on the device until
+        :attr:`KerasBaseModel.hist` is read (TensorFlow backend; other backends use
+        ``keras.Model.train_on_batch``). Same seed, same weights either way.
     path : str, optional
         Load a model saved with :meth:`KerasBaseModel.save` from this folder.
     """
@@ -67,7 +72,12 @@ class KerasModelConfig(StrictConfig):
     metrics: list[Union[str, dict[str, Any]]] = []
     seed: Optional[int] = None
     preprocess: list[dict[str, Optional[dict[str, Any]]]] = []
+    fast_path: bool = True
     path: Optional[str] = None
+
+
+class _Floats(dict):
+    """Logs already converted to Python floats."""
 
 
 def _metric_specs(metrics):
@@ -116,7 +126,7 @@ class KerasBaseModel(BaseModel):
         super().__init__(config)
         self.config = parse_config(KerasModelConfig, config, "KerasBaseModel config")
         self.model = None
-        self.hist = []
+        self._hist = []
         self.test_hist = []
         self.reset_timing()
         if self.config.path:
@@ -180,7 +190,7 @@ class KerasBaseModel(BaseModel):
         """Drop the network; the next batch builds a fresh one with the same config."""
         with self.lock:
             self.model = None
-            self.hist, self.test_hist = [], []
+            self._hist, self.test_hist = [], []
 
     def model_summary(self, **kwargs):
         """Print the Keras summary of the network."""
@@ -204,18 +214,49 @@ class KerasBaseModel(BaseModel):
         Returns
         -------
         dict
-            Loss and metrics of this batch (also appended to :attr:`hist`).
+            Loss and metrics of this batch (also appended to :attr:`hist`). On the fast
+            path the values are backend scalars; ``float(value)`` reads one (and waits
+            for the step), :attr:`hist` reads them all.
         """
         with self.lock:
             start = time.perf_counter()
             if self._step_end is not None:
                 self._input_wait += start - self._step_end
             self._ensure_built(x, y, classes, metrics)
-            logs = self.model.train_on_batch(x, y, return_dict=True, **kwargs)
-            self.hist.append(logs)
+            if self._can_use_fast_path(kwargs):
+                logs = self._fast_train_step(x, y, kwargs.get("sample_weight"))
+            else:
+                logs = self.model.train_on_batch(x, y, return_dict=True, **kwargs)
+            self._hist.append(logs)
             self._step_end = time.perf_counter()
             self._train_time += self._step_end - start
         return logs
+
+    @property
+    def hist(self):
+        """list of dict: loss and metrics of every training batch, as floats."""
+        with self.lock:
+            for i, logs in enumerate(self._hist):
+                if not isinstance(logs, _Floats):
+                    self._hist[i] = _Floats((k, float(v)) for k, v in logs.items())
+            return self._hist
+
+    def _can_use_fast_path(self, kwargs):
+        import keras
+
+        return (self.config.fast_path and keras.backend.backend() == "tensorflow"
+                and not kwargs.keys() - {"sample_weight"} and self.model.optimizer is not None
+                and self.model.optimizer.built)
+
+    def _fast_train_step(self, x, y, sample_weight=None):
+        """One step through Keras' compiled train function; returns the logs as tensors.
+
+        The same function ``keras.Model.train_on_batch`` calls, minus its conversion of
+        every log to a Python float (a host synchronisation per batch).
+        """
+        function = self.model.make_train_function()
+        self.model.reset_metrics()
+        return function([(x, y, sample_weight)])
 
     def reset_timing(self):
         """Restart the clocks behind :meth:`timing`."""
