@@ -99,3 +99,46 @@ def test_fast_path_gives_the_same_weights_and_logs(windows):
         np.testing.assert_array_equal(wa, wb)
     assert runs[True].hist == runs[False].hist
     assert all(type(v) is float for logs in runs[True].hist for v in logs.values())
+
+
+JAX_CHECK = r'''
+import numpy as np, wfdb, glob, sys, tempfile
+import keras
+assert keras.backend.backend() == "jax"
+from ecg import KerasBaseModel
+names = sorted(glob.glob(sys.argv[1] + "/*.hea"))[:16]
+x = np.stack([wfdb.rdrecord(n[:-4]).p_signal[:1500].astype(np.float32) for n in names])
+y = np.eye(2, dtype=np.float32)[np.arange(16) % 2]
+cfg = {"model": {"name": "cnn", "params": {"filters": [4, 8], "norm": "batch"}}, "seed": 0,
+       "metrics": ["accuracy"]}
+runs = {}
+for fast in (True, False):
+    m = KerasBaseModel({**cfg, "fast_path": fast})
+    for _ in range(4):
+        m.train_on_batch(x, y)
+    runs[fast] = m
+assert runs[True]._fast_state is not None            # the fast path held the weights
+p_fast, p_slow = runs[True].predict_on_batch(x), runs[False].predict_on_batch(x)
+for a, b in zip(runs[True].model.get_weights(), runs[False].model.get_weights()):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+np.testing.assert_allclose(p_fast, p_slow, rtol=1e-5, atol=1e-6)
+np.testing.assert_allclose([h["loss"] for h in runs[True].hist], [h["loss"] for h in runs[False].hist],
+                           rtol=1e-5)
+runs[True].train_on_batch(x, y)                       # training resumes after the sync
+path = tempfile.mkdtemp() + "/m"
+runs[True].save(path)
+np.testing.assert_array_equal(KerasBaseModel({"path": path}).predict_on_batch(x),
+                              runs[True].predict_on_batch(x))
+print("ok")
+'''
+
+
+def test_jax_fast_path_keeps_state_on_device_and_matches_keras(cinc_dir):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run([sys.executable, "-c", JAX_CHECK, str(cinc_dir)], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]

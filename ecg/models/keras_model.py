@@ -125,7 +125,8 @@ class KerasBaseModel(BaseModel):
     def __init__(self, config=None):
         super().__init__(config)
         self.config = parse_config(KerasModelConfig, config, "KerasBaseModel config")
-        self.model = None
+        self._network = None
+        self._fast_state = None
         self._hist = []
         self.test_hist = []
         self.reset_timing()
@@ -136,7 +137,7 @@ class KerasBaseModel(BaseModel):
     @property
     def is_built(self):
         """True once the network exists (after the first batch or a load)."""
-        return self.model is not None
+        return self._network is not None
 
     @property
     def classes(self):
@@ -170,11 +171,12 @@ class KerasBaseModel(BaseModel):
             optimizer = keras.optimizers.get({"class_name": optimizer.pop("name"), "config": optimizer})
         network.compile(optimizer=optimizer, loss=cfg.loss,
                         metrics=[keras_metric(name, **kw) for name, kw in _metric_specs(cfg.metrics)])
-        self.model = network
+        self._network = network
+        self._fast_state = None
         return self
 
     def _ensure_built(self, x, y=None, classes=None, metrics=None):
-        if self.model is not None:
+        if self._network is not None:
             if metrics and _metric_specs(metrics) != _metric_specs(self.config.metrics)[-len(metrics):]:
                 known = [name for name, _ in _metric_specs(self.config.metrics)]
                 raise ModelError(f"the model was compiled with metrics {known}; it cannot switch to "
@@ -189,12 +191,12 @@ class KerasBaseModel(BaseModel):
     def reset(self):
         """Drop the network; the next batch builds a fresh one with the same config."""
         with self.lock:
-            self.model = None
+            self._network, self._fast_state = None, None
             self._hist, self.test_hist = [], []
 
     def model_summary(self, **kwargs):
         """Print the Keras summary of the network."""
-        if self.model is None:
+        if self._network is None:
             raise ModelError("the model is not built yet: it is built from the first batch")
         self.model.summary(**kwargs)
 
@@ -226,7 +228,7 @@ class KerasBaseModel(BaseModel):
             if self._can_use_fast_path(kwargs):
                 logs = self._fast_train_step(x, y, kwargs.get("sample_weight"))
             else:
-                logs = self.model.train_on_batch(x, y, return_dict=True, **kwargs)
+                logs = self._network.train_on_batch(x, y, return_dict=True, **kwargs)
             self._hist.append(logs)
             self._step_end = time.perf_counter()
             self._train_time += self._step_end - start
@@ -244,19 +246,57 @@ class KerasBaseModel(BaseModel):
     def _can_use_fast_path(self, kwargs):
         import keras
 
-        return (self.config.fast_path and keras.backend.backend() == "tensorflow"
-                and not kwargs.keys() - {"sample_weight"} and self.model.optimizer is not None
-                and self.model.optimizer.built)
+        return (self.config.fast_path and keras.backend.backend() in ("tensorflow", "jax")
+                and not kwargs.keys() - {"sample_weight"} and self._network.optimizer is not None
+                and self._network.optimizer.built)
 
     def _fast_train_step(self, x, y, sample_weight=None):
         """One step through Keras' compiled train function; returns the logs as tensors.
 
-        The same function ``keras.Model.train_on_batch`` calls, minus its conversion of
-        every log to a Python float (a host synchronisation per batch).
+        The same compiled step ``keras.Model.train_on_batch`` runs, minus its
+        conversion of every log to a Python float (a host synchronisation per batch).
+        On JAX, the weights also stay in the jitted step's state between calls, as in
+        ``fit``; :attr:`model` writes them back into the Keras variables when read.
         """
-        function = self.model.make_train_function()
-        self.model.reset_metrics()
-        return function([(x, y, sample_weight)])
+        import keras
+
+        network = self._network
+        if keras.backend.backend() == "tensorflow":
+            function = network.make_train_function()
+            network.reset_metrics()
+            return function([(x, y, sample_weight)])
+        if self._fast_state is None:
+            network.make_train_function()
+            network.reset_metrics()
+            self._fast_state = network._get_jax_state(
+                trainable_variables=True, non_trainable_variables=True, optimizer_variables=True,
+                metrics_variables=True, purge_model_variables=False)
+            # host copies: the jitted step donates its input buffers, so fresh ones each call
+            self._metrics_start = [np.array(v) for v in self._fast_state[3]]
+            network._jax_state_synced = False
+        trainable, non_trainable, optimizer, _ = self._fast_state
+        state = (trainable, non_trainable, optimizer, [v.copy() for v in self._metrics_start])
+        logs, self._fast_state = network.train_function(state, iter([(x, y, sample_weight)]))
+        return logs
+
+    def _sync(self):
+        """Write weights kept in the fast path's state back into the Keras variables."""
+        if self._fast_state is None:
+            return
+        network = self._network
+        trainable, non_trainable, optimizer, metrics = self._fast_state
+        network._jax_state = {"trainable_variables": trainable, "non_trainable_variables": non_trainable,
+                              "optimizer_variables": optimizer, "metrics_variables": metrics}
+        network._jax_state_synced = False
+        network.jax_state_sync()
+        self._fast_state = None
+
+    @property
+    def model(self):
+        """keras.Model or None: the network, its variables up to date with training."""
+        with self.lock:
+            self._sync()
+            return self._network
 
     def reset_timing(self):
         """Restart the clocks behind :meth:`timing`."""
@@ -265,7 +305,11 @@ class KerasBaseModel(BaseModel):
         self._train_time = 0.0
 
     def sync(self):
-        """Wait until every queued training step has finished (a no-op for eager updates)."""
+        """Wait until every queued training step has finished; weights back in the variables."""
+        with self.lock:
+            self._sync()
+            if self._hist:
+                _ = self.hist[-1]           # reading the last loss waits for the last step
         return self
 
     def timing(self, elapsed=None):
@@ -304,7 +348,7 @@ class KerasBaseModel(BaseModel):
         import keras
 
         with self.lock:
-            if self.model is None:
+            if self._network is None:
                 raise ModelError("nothing to save: the model is not built yet")
             path = os.path.abspath(os.fspath(path))
             parent = os.path.dirname(path)
@@ -356,7 +400,8 @@ class KerasBaseModel(BaseModel):
             raise ModelError(f"cannot load the network in {path}: {type(exc).__name__}: {exc}") from exc
         with self.lock:
             self.config = config.model_copy(update={"path": path})
-            self.model = network
+            self._network = network
+        self._fast_state = None
         return self
 
     @staticmethod
