@@ -25,6 +25,16 @@ class RecordError(EcgError):
         return type(self), (self.record, self.problem)
 
 
+class SignalError(EcgError, ValueError):
+    """An array or rate given to an :mod:`ecg.ops` function is invalid.
+
+    Raised at the public boundary of the ops (wrong shape or dtype, too few samples,
+    non-finite values, a sampling rate that is not a positive number) instead of the
+    numpy or scipy exception the bad input would cause deeper down. It is a
+    ``ValueError`` too, so ``except ValueError`` keeps working.
+    """
+
+
 class LabelError(EcgError):
     """A label is missing for a record, or is not one of the known classes."""
 

@@ -49,21 +49,40 @@ def predict_pipeline(model_path, dataset, model_name="model", batch_size=64, com
     Returns
     -------
     tuple
-        ``(pipeline, model)``: run it with ``pipeline.run(batch_size=..., n_epochs=1)``;
-        the pipeline variable ``"prediction"`` then holds one probability vector per
-        record (segments averaged) and ``"records"`` the record names in order.
+        ``(pipeline, model)``: run it with ``pipeline.run(batch_size=..., n_epochs=1)``
+        (``prefetch`` allowed); the pipeline variable ``"prediction"`` then maps each
+        record to its probability vector (segments averaged).
     """
-    from batchflow import B, V
+    from batchflow import V
 
     from ecg.models.keras_model import KerasBaseModel
 
     model = KerasBaseModel({"path": str(model_path)})
     pipeline = (dataset.p
                 .import_model(model_name, model)
-                .init_variable("prediction", [])
-                .init_variable("records", [])
-                .load(fmt="wfdb", components=list(components))
-                .update_variable("records", B("indices"), mode="e"))
+                .init_variable("prediction", {})
+                .load(fmt="wfdb", components=list(components)))
     pipeline = apply_recipe(pipeline, model.config.preprocess)
-    pipeline = pipeline.predict_on_batch(model_name, save_to=V("prediction", mode="e"), aggregate="mean")
+    pipeline = pipeline.predict_on_batch(model_name, save_to=V("prediction", mode="u"), aggregate="mean",
+                                         by_record=True)
     return pipeline, model
+
+
+def predict_dataset(model_path, dataset, batch_size=64):
+    """Predict every record of ``dataset`` with a saved model and its recipe.
+
+    Returns
+    -------
+    tuple
+        ``(records, probabilities, classes)``: record names in dataset order, float32
+        ``(n_records, n_classes)`` probabilities (segments averaged), class names.
+    """
+    import numpy as np
+
+    pipeline, model = predict_pipeline(model_path, dataset)
+    pipeline.run(batch_size=min(batch_size, len(dataset)), n_epochs=1, shuffle=False, drop_last=False)
+    predictions = pipeline.v("prediction")
+    records = [ix for ix in dataset.indices if ix in predictions]
+    probabilities = np.stack([predictions[ix] for ix in records])
+    classes = model.classes or [str(i) for i in range(probabilities.shape[1])]
+    return records, probabilities, list(classes)

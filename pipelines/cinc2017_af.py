@@ -2,7 +2,9 @@
 
 1. downloads the database (from ``--mirror`` or PhysioNet) and verifies it;
 2. preprocesses every record once (band-pass 0.5-40 Hz, z-score) into an npz cache;
-3. trains a CNN on random class-balanced 8-s windows of the training split;
+3. trains a CNN on random class-balanced 8-s windows of the training split, one epoch
+   at a time (``--checkpoint-every N`` checkpoints it atomically, ``--resume`` goes on
+   from the last checkpoint of a killed run, to the same result);
 4. evaluates it on the held-out test split (segment probabilities averaged per record)
    and prints per-class F1, macro F1 and the Challenge score (mean F1 of N, A, O);
 5. saves the model with its preprocessing recipe, loads it back and predicts the test
@@ -24,7 +26,8 @@ from ecg.commands.predict import write_predictions
 from ecg.data.datasets import cinc2017
 from ecg.data.download import download
 from ecg.metrics import classification_report
-from ecg.recipes import apply_recipe, predict_pipeline
+from ecg.recipes import apply_recipe, predict_dataset
+from ecg.training import train_epochs
 
 CLASSES = list(cinc2017.CLASSES)
 WINDOW = 2400                                   # 8 s at 300 Hz: every record is at least 9 s
@@ -65,15 +68,15 @@ def train(spec, cache_dir, args):
                 .random_split_signals(length=WINDOW, n_segments=SEGMENTS_PER_CLASS)
                 .one_hot_labels(CLASSES)
                 .train_on_batch("cnn", metrics="f1_score", average="macro", save_to=V("loss", mode="a")))
-    n_batches = int(np.ceil(len(spec.splits["train"]) / args.batch_size))
-    for epoch in range(args.epochs):
-        start = time.time()
-        pipeline.run(batch_size=args.batch_size, shuffle=args.seed + epoch, drop_last=True, n_epochs=1,
-                     prefetch=1)
-        logs = pipeline.v("loss")[-n_batches + 1:]
-        print(f"epoch {epoch + 1:2d}/{args.epochs}: loss {np.mean([l['loss'] for l in logs]):.3f}, "
-              f"train macro F1 {np.mean([l['f1_score'] for l in logs]):.3f} ({time.time() - start:.0f} s)",
-              flush=True)
+
+    def show(logs):
+        print(f"epoch {logs['epoch']:2d}/{args.epochs}: loss {logs['loss']:.3f}, "
+              f"train macro F1 {logs['f1_score']:.3f} ({logs['seconds']:.0f} s)", flush=True)
+
+    checkpoint_dir = os.path.join(args.out, "checkpoints") if args.checkpoint_every or args.resume else None
+    train_epochs(pipeline, "cnn", n_epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                 checkpoint_dir=checkpoint_dir, every=args.checkpoint_every or 1, resume=args.resume,
+                 on_epoch=show, drop_last=True, prefetch=1)
     return pipeline
 
 
@@ -111,6 +114,10 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-every", type=int, default=0, metavar="N",
+                        help="checkpoint the training into OUT/checkpoints every N epochs (0: never)")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from the last checkpoint in OUT/checkpoints (same seed and batch size)")
     args = parser.parse_args(argv)
     t0 = time.time()
 
@@ -132,11 +139,8 @@ def main(argv=None):
 
     model_dir = os.path.join(args.out, "model")
     model.save(model_dir)
-    saved_pipeline, saved = predict_pipeline(model_dir, test)
-    saved_pipeline.run(batch_size=args.batch_size, n_epochs=1, shuffle=False, drop_last=False)
-    saved_probs = np.stack(saved_pipeline.v("prediction"))
-    write_predictions(os.path.join(args.out, "test_predictions.csv"), list(saved_pipeline.v("records")),
-                      saved_probs, saved.classes)
+    records, saved_probs, classes = predict_dataset(model_dir, test, args.batch_size)
+    write_predictions(os.path.join(args.out, "test_predictions.csv"), records, saved_probs, classes)
     same = np.abs(saved_probs - probs).max()
     print(f"saved model {model_dir}: predictions from raw records with its recipe differ from the "
           f"cached-pipeline ones by at most {same:.2e}")

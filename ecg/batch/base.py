@@ -8,7 +8,7 @@ and stores the result.
 from collections import defaultdict
 
 import numpy as np
-from batchflow import Batch
+from batchflow import Batch, DatasetIndex
 
 from ecg.errors import RecordError
 
@@ -21,6 +21,51 @@ def object_array(items):
     for i, item in enumerate(items):
         out[i] = item
     return out
+
+
+def new_batch(batch, indices, components, index=None):
+    """A batch of the class of ``batch`` holding new items.
+
+    Parameters
+    ----------
+    batch : EcgBatchBase
+        The batch the items come from; its dataset, pipeline, random generator,
+        ``classes`` and extra attributes are carried over.
+    indices : array-like
+        Index keys of the new items (unique).
+    components : dict
+        Component name -> list of per-item values (one per key of ``indices``).
+    index : DatasetIndex, optional
+        The index of the new batch, when it must be more than a plain
+        ``DatasetIndex(indices)`` (a ``FilesIndex`` subset keeps the record paths).
+
+    Returns
+    -------
+    EcgBatchBase
+    """
+    index = DatasetIndex(np.asarray(indices)) if index is None else index
+    new = type(batch)(index, dataset=batch._dataset,
+                      pipeline=batch.pipeline, **batch.get_attrs())
+    for name in batch.components:
+        items = components.get(name)
+        new.set_component(name, items if items is not None else [None] * len(new))
+    new.classes = batch.classes
+    if hasattr(batch._local, "random"):
+        new._local.random = batch._local.random
+    return new
+
+
+def subset(batch, positions):
+    """A new batch with the items of ``batch`` at ``positions`` (ints, in order).
+
+    The new batch's index is a subset of ``batch.index`` of the same type, so a
+    ``FilesIndex`` keeps the paths that a later ``load`` reads.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    components = {name: [getattr(batch, name)[i] for i in positions] for name in batch.components
+                  if getattr(batch, name) is not None}
+    keys = batch.indices[positions]
+    return new_batch(batch, keys, components, index=batch.index.create_subset(keys))
 
 
 class EcgBatchBase(Batch):

@@ -1,13 +1,19 @@
 """Loading and dumping actions of EcgBatch."""
+import logging
 import os
+import warnings
 
-from batchflow import action
+from batchflow import SkipBatchException, action
 
-from ecg.errors import EcgError, RecordError
+from ecg.batch.base import subset
+from ecg.errors import ConfigError, EcgError, LabelError, RecordError
 from ecg.io import read_annotation, read_header_meta, read_labels, read_npz, read_record, write_npz
 from ecg.io.labels import labels_for
+from ecg.report import pipeline_report
 
 _WFDB_FORMATS = ("wfdb", "mat", "dat", "edf")
+ON_ERROR = ("raise", "skip")
+logger = logging.getLogger("ecg")
 
 
 def _as_tuple(value):
@@ -35,7 +41,8 @@ class IOMixin:
 
     @action
     def load(self, src=None, fmt=None, components=None, *args, ann_ext=None, channels=None,
-             index_col=None, label_col=None, dst=None, **kwargs):
+             index_col=None, label_col=None, classes=None, on_flat="record", on_error="raise",
+             report=None, dst=None, **kwargs):
         """Load components from files.
 
         Parameters
@@ -56,76 +63,178 @@ class IOMixin:
             Leads to read (positions in the header).
         index_col, label_col : str or int, optional
             For a headed CSV: the record-name and label columns.
+        classes : sequence of str, optional
+            For ``"csv"``: the known class names; a label outside them is a bad record.
+        on_flat : {"record", "warn", "error"}
+            For ``"wfdb"`` signals: what a flat lead does (see
+            :func:`ecg.io.read_record`; always listed in ``meta["flat_leads"]``).
+        on_error : {"raise", "skip"}
+            What a bad record does (missing or truncated file, header mismatch, unknown
+            format, non-finite samples, invalid ``fs``, missing label, label not in
+            ``classes``). ``"raise"`` (default): raise the error, which names the record.
+            ``"skip"``: leave the record out. The action then returns a new, smaller
+            batch without it (components loaded before are dropped too), lists the
+            record and the reason in ``report`` and logs a warning on the ``"ecg"``
+            logger; a batch with no good record is skipped whole (batchflow's
+            ``SkipBatchException``), so the pipeline goes on with the next batch.
+        report : ErrorReport, optional
+            Where ``on_error="skip"`` lists the records left out (a thread-safe
+            :class:`~ecg.report.ErrorReport`, safe with ``prefetch``). By default the
+            pipeline variable ``"ecg_errors"``, made on first use: after the run,
+            ``print(pipeline.v("ecg_errors").summary())``.
 
         Returns
         -------
         EcgBatch
-            ``self``, with the components filled.
+            ``self`` with the components filled or, when ``on_error="skip"`` left
+            records out, a new batch of the good ones.
 
         Raises
         ------
         RecordError
-            A record is missing, truncated or does not match its header.
+            A record is missing, truncated, of an unknown format or does not match its
+            header (``on_error="raise"``).
         LabelError
-            A record has no label in the CSV.
-        """
-        if fmt in _WFDB_FORMATS:
-            return self._load_wfdb(src, _as_tuple(components) or ("signal", "meta"),
-                                   _as_tuple(ann_ext), channels)
-        if fmt == "csv":
-            return self._load_csv(src, _as_tuple(components) or ("target",), index_col, label_col)
-        if fmt == "npz":
-            return self._load_npz(src, _as_tuple(components))
-        return super().load(*args, src=src, fmt=fmt, dst=dst or components, **kwargs)
+            A record has no label in the CSV, or a label not in ``classes``.
+        SkipBatchException
+            ``on_error="skip"`` and no record of the batch is usable.
 
-    def _load_wfdb(self, src, components, ann_ext, channels):
+        Examples
+        --------
+        >>> from ecg.report import ErrorReport
+        >>> report = ErrorReport()
+        >>> batch = ds.next_batch(8).load(fmt="wfdb", on_error="skip", report=report)  # doctest: +SKIP
+        >>> print(report.summary())                                                     # doctest: +SKIP
+        1 record left out:
+          A00007: signal file ./A00007.mat is truncated: ...
+        """
+        if on_error not in ON_ERROR:
+            raise ConfigError(f"Expected on_error in {ON_ERROR}. Received: on_error={on_error!r}.")
+        if fmt in _WFDB_FORMATS:
+            bad = self._load_wfdb(src, _as_tuple(components) or ("signal", "meta"),
+                                  _as_tuple(ann_ext), channels, on_flat, on_error)
+        elif fmt == "csv":
+            bad = self._load_csv(src, _as_tuple(components) or ("target",), index_col, label_col,
+                                 classes, on_error)
+        elif fmt == "npz":
+            bad = self._load_npz(src, _as_tuple(components), on_error)
+        else:
+            return super().load(*args, src=src, fmt=fmt, dst=dst or components, **kwargs)
+        return self._leave_out(bad, report)
+
+    def _read_items(self, read, on_error):
+        """``read(ix)`` for every index key; return the values and ``{position: error}``.
+
+        A bad item's value is ``None``. With ``on_error="raise"`` the first error is raised.
+        """
+        values, bad = [], {}
+        for i, ix in enumerate(self.indices):
+            try:
+                values.append(read(ix))
+            except EcgError as exc:
+                if on_error == "raise":
+                    raise
+                values.append(None)
+                bad[i] = exc
+        return values, bad
+
+    def _leave_out(self, bad, report):
+        """Return the batch without the items at the positions of ``bad``, listed in ``report``."""
+        if not bad:
+            return self
+        if report is None and self.pipeline is not None:
+            report = pipeline_report(self.pipeline)
+        for i, exc in bad.items():
+            record = self.record_name(i)
+            reason = str(exc).removeprefix(f"record {getattr(exc, 'record', record)!r}: ")
+            logger.warning("record %r left out: %s", record, reason)
+            if report is not None:
+                report.add(record, reason)
+            else:
+                warnings.warn(f"record {record!r} left out: {reason} (pass report=ErrorReport() to "
+                              "collect the records left out)", RuntimeWarning, stacklevel=4)
+        if len(bad) == len(self):
+            if report is not None:
+                report.add_skipped_batch()
+            raise SkipBatchException(f"no usable record in a batch of {len(self)}")
+        return subset(self, [i for i in range(len(self)) if i not in bad])
+
+    def _load_wfdb(self, src, components, ann_ext, channels, on_flat, on_error):
         unknown = set(components) - {"signal", "meta", "annotation"}
         if unknown:
             raise EcgError(f"load(fmt='wfdb') fills signal, meta and annotation, not {sorted(unknown)}")
         if "annotation" in components and not ann_ext:
             raise EcgError("load annotations with ann_ext='atr' (or the annotator extensions you need)")
-        signals, metas, annotations = [], [], []
-        for ix in self.indices:
+
+        def read(ix):
             path = self.record_path(ix, src)
             if "signal" in components:
-                signal, meta = read_record(path, channels=channels)
-                signals.append(signal)
+                signal, meta = read_record(path, channels=channels, on_flat=on_flat)
             else:
-                meta = read_header_meta(path)
-            metas.append(meta)
-            if "annotation" in components:
-                annotations.append({ext: read_annotation(path, ext) for ext in ann_ext})
+                signal, meta = None, read_header_meta(path)
+            annotation = ({ext: read_annotation(path, ext) for ext in ann_ext}
+                          if "annotation" in components else None)
+            return signal, meta, annotation
+
+        items, bad = self._read_items(read, on_error)
+        signals, metas, annotations = zip(*[item or (None, None, None) for item in items])
         if "signal" in components:
             self.set_component("signal", signals)
         if "meta" in components or "signal" in components:
             self.set_component("meta", metas)
         if "annotation" in components:
             self.set_component("annotation", annotations)
-        return self
+        return bad
 
-    def _load_csv(self, src, components, index_col, label_col):
+    def _load_csv(self, src, components, index_col, label_col, classes, on_error):
         if src is None:
             raise EcgError("load(fmt='csv') needs src='path/to/REFERENCE.csv'")
         if tuple(components) != ("target",):
             raise EcgError(f"load(fmt='csv') fills the 'target' component, not {list(components)}")
         labels = read_labels(src, index_col=index_col, label_col=label_col)
-        self.set_component("target", list(labels_for(labels, [str(ix) for ix in self.indices], src)))
-        return self
+        records = [str(ix) for ix in self.indices]
+        if on_error == "raise":
+            labels_for(labels, records, src)
+        known = None if classes is None else {str(c) for c in classes}
 
-    def _load_npz(self, src, components):
+        def read(record):
+            if record not in labels.index:
+                raise LabelError(f"record {record!r}: no label in {src}")
+            label = labels[record]
+            if known is not None and label not in known:
+                raise LabelError(f"record {record!r}: label {label!r} in {src} is not one of the "
+                                 f"classes {tuple(classes)}")
+            return label
+
+        targets, bad = self._read_items(read, on_error)
+        self.set_component("target", targets)
+        return bad
+
+    def _load_npz(self, src, components, on_error):
         if src is None:
             raise EcgError("load(fmt='npz') needs src='folder' written by dump(dst='folder', fmt='npz')")
-        items = [read_npz(self.record_path(ix, src, ext=".npz")) for ix in self.indices]
-        components = components or [c for c in self.components if c in items[0]]
+
+        def read(ix):
+            item = read_npz(self.record_path(ix, src, ext=".npz"))
+            missing = [comp for comp in components if comp != "annotation" and comp not in item]
+            if missing:
+                raise RecordError(ix, f"the cache in {src} has no {missing[0]!r} component")
+            return item
+
+        items, bad = self._read_items(read, on_error)
+        good = [item for item in items if item is not None]
+        if not good:
+            return bad
+        components = components or [c for c in self.components if c in good[0]]
         for comp in components:
             if comp == "annotation":
-                self.set_component(comp, [item["annotation"] for item in items])
+                self.set_component(comp, [None if item is None else item["annotation"] for item in items])
                 continue
-            missing = [ix for ix, item in zip(self.indices, items) if comp not in item]
+            missing = [ix for ix, item in zip(self.indices, items) if item is not None and comp not in item]
             if missing:
                 raise RecordError(missing[0], f"the cache in {src} has no {comp!r} component")
-            self.set_component(comp, [item[comp] for item in items])
-        return self
+            self.set_component(comp, [None if item is None else item[comp] for item in items])
+        return bad
 
     @action
     def dump(self, dst=None, fmt="npz", components=None, *args, **kwargs):

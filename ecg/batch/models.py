@@ -125,7 +125,7 @@ class ModelMixin:
         return self
 
     @action(no_eval="save_to")
-    def predict_on_batch(self, model_name, x=None, save_to=None, aggregate=None):
+    def predict_on_batch(self, model_name, x=None, save_to=None, aggregate=None, by_record=False):
         """Predict with model ``model_name``; one entry per record.
 
         Parameters
@@ -137,6 +137,11 @@ class ModelMixin:
             ``None``: each record's entry is ``(n_classes,)``, or
             ``(n_segments, n_classes)`` after a split. ``"mean"``: segment
             probabilities are averaged into one whole-record decision.
+        by_record : bool
+            Save ``{record index: prediction}`` instead of a list, for
+            ``save_to=V("prediction", mode="u")`` (a dict variable): the pairing of
+            records and predictions then survives ``prefetch``, which may finish
+            batches out of order.
 
         Returns
         -------
@@ -157,5 +162,6 @@ class ModelMixin:
             per_record.append(piece)
         self.predictions = per_record
         if save_to is not None:
-            save_data_to(data=[per_record], dst=[save_to], batch=self)
+            value = dict(zip(self.indices, per_record)) if by_record else per_record
+            save_data_to(data=[value], dst=[save_to], batch=self)
         return self

@@ -6,46 +6,11 @@ batch. Actions that change the number of items (:meth:`unstack_signals`,
 :meth:`drop_short_signals`) return a new batch.
 """
 import numpy as np
-from batchflow import DatasetIndex, action
+from batchflow import action
 
+from ecg.batch.base import new_batch, subset
 from ecg.errors import LabelError, RecordError
 from ecg.ops import beats, filters, masks, normalize, quality, resample, rpeaks, segments
-
-
-def new_batch(batch, indices, components):
-    """A batch of the class of ``batch`` holding new items.
-
-    Parameters
-    ----------
-    batch : EcgBatchBase
-        The batch the items come from; its dataset, pipeline, random generator,
-        ``classes`` and extra attributes are carried over.
-    indices : array-like
-        Index keys of the new items (unique).
-    components : dict
-        Component name -> list of per-item values (one per key of ``indices``).
-
-    Returns
-    -------
-    EcgBatchBase
-    """
-    new = type(batch)(DatasetIndex(np.asarray(indices)), dataset=batch._dataset,
-                      pipeline=batch.pipeline, **batch.get_attrs())
-    for name in batch.components:
-        items = components.get(name)
-        new.set_component(name, items if items is not None else [None] * len(new))
-    new.classes = batch.classes
-    if hasattr(batch._local, "random"):
-        new._local.random = batch._local.random
-    return new
-
-
-def subset(batch, positions):
-    """A new batch with the items of ``batch`` at ``positions`` (ints, in order)."""
-    positions = np.asarray(positions, dtype=np.int64)
-    components = {name: [getattr(batch, name)[i] for i in positions] for name in batch.components
-                  if getattr(batch, name) is not None}
-    return new_batch(batch, batch.indices[positions], components)
 
 
 def repeat_target(target, n_segments):

@@ -53,14 +53,9 @@ def write_predictions(path, records, probabilities, classes):
 def predict_records(model_path, folder, batch_size=64):
     """Predict every record in ``folder``; return ``(records, probabilities, classes)``."""
     from ecg.data.dataset import EcgDataset
-    from ecg.recipes import predict_pipeline
+    from ecg.recipes import predict_dataset
 
-    dataset = EcgDataset(path=find_records(folder))
-    pipeline, model = predict_pipeline(model_path, dataset)
-    pipeline.run(batch_size=min(batch_size, len(dataset)), n_epochs=1, shuffle=False, drop_last=False)
-    probabilities = np.stack(pipeline.v("prediction"))
-    classes = model.classes or [str(i) for i in range(probabilities.shape[1])]
-    return list(pipeline.v("records")), probabilities, list(classes)
+    return predict_dataset(model_path, EcgDataset(path=find_records(folder)), batch_size)
 
 
 def run(args):

@@ -34,29 +34,45 @@ def read_labels(path, index_col=None, label_col=None, sep=","):
     Raises
     ------
     EcgError
-        The file is missing, a named column is absent, or a record appears twice.
+        The file is missing, empty or not CSV text, a named column is absent, a row has
+        no record name or label, or a record appears twice.
     """
     path = os.fspath(path)
     try:
-        key = (os.path.abspath(path), os.path.getmtime(path), index_col, label_col, sep)
+        stat = os.stat(path)
     except OSError as exc:
         raise EcgError(f"label file not found: {path}") from exc
+    key = (os.path.abspath(path), stat.st_mtime_ns, stat.st_size, index_col, label_col, sep)
     with _CACHE_LOCK:
         if key in _CACHE:
             return _CACHE[key]
-    if index_col is None and label_col is None:
-        table = pd.read_csv(path, header=None, sep=sep, dtype=str, keep_default_na=False)
+    headed = not (index_col is None and label_col is None)
+    try:
+        table = pd.read_csv(path, header=0 if headed else None, sep=sep, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError as exc:
+        raise EcgError(f"{path}: the label table is empty") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise EcgError(f"{path}: not a readable CSV label table ({type(exc).__name__}: "
+                       f"{str(exc).strip()[:200]})") from exc
+    if not headed:
         if table.shape[1] < 2:
             raise EcgError(f"{path}: expected two columns 'record,label', found {table.shape[1]}")
         index_col, label_col = 0, 1
     else:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
         for col in (index_col, label_col):
             if isinstance(col, str) and col not in table.columns:
                 raise EcgError(f"{path}: no column {col!r}; columns are {list(table.columns)}")
+            if isinstance(col, int) and not 0 <= col < table.shape[1]:
+                raise EcgError(f"{path}: no column {col}; the table has {table.shape[1]}")
     pick = (lambda c: table.iloc[:, c]) if isinstance(index_col, int) else (lambda c: table[c])
-    labels = pd.Series(pick(label_col).str.strip().to_numpy(),
-                       index=pick(index_col).str.strip().to_numpy(), name="label")
+    index, values = pick(index_col), pick(label_col)
+    if isinstance(index, pd.DataFrame) or isinstance(values, pd.DataFrame):
+        raise EcgError(f"{path}: column {index_col!r} or {label_col!r} appears more than once in the header")
+    labels = pd.Series(values.fillna("").str.strip().to_numpy(dtype=object),
+                       index=index.fillna("").str.strip().to_numpy(dtype=object), name="label")
+    blank = [i for i, (record, label) in enumerate(zip(labels.index, labels)) if not record or not label]
+    if blank:
+        raise EcgError(f"{path}: row {blank[0] + 1 + headed} has an empty record name or label")
     duplicated = labels.index[labels.index.duplicated()]
     if len(duplicated):
         raise EcgError(f"{path}: records listed more than once: {list(duplicated[:5])}")

@@ -2,21 +2,25 @@
 
 Signals are returned as float32 ``(n_leads, n_samples)`` in physical units, equal to
 ``wfdb.rdrecord(path).p_signal.T`` cast to float32. Every failure raises
-:class:`~ecg.errors.RecordError` naming the record and the problem.
+:class:`~ecg.errors.RecordError` naming the record and the problem; nothing wfdb
+would silently guess (a default 250 Hz rate, an unknown signal format) is accepted.
 """
 import os
 import re
+import warnings
 
 import numpy as np
 import wfdb
+from wfdb.io._signal import DAT_FMTS
 
-from ecg.errors import RecordError
+from ecg.errors import ConfigError, RecordError
 
 # Bytes per sample of the WFDB signal formats whose file size can be checked up front.
 _BYTES_PER_SAMPLE = {"8": 1, "16": 2, "61": 2, "80": 1, "160": 2, "212": 1.5,
                      "310": 4 / 3, "311": 4 / 3, "24": 3, "32": 4}
 _AGE = re.compile(r"<?\bage\b>?\s*[:=]\s*(\d+(?:\.\d+)?)", re.IGNORECASE)
 _SEX = re.compile(r"<?\bsex\b>?\s*[:=]\s*([A-Za-z]+)", re.IGNORECASE)
+ON_FLAT = ("record", "warn", "error")
 
 
 def record_base(path):
@@ -32,23 +36,64 @@ def _header(base):
             raise RecordError(name, f"EDF file not found: {base}")
         return None
     if not os.path.isfile(base + ".hea"):
+        ext = os.path.splitext(base)[1]
+        if ext and os.path.isfile(base):
+            raise RecordError(name, f"unknown record format {ext!r}: ecg reads WFDB records (a .hea header "
+                                    "with .dat or .mat signal files) and EDF files (.edf)")
         raise RecordError(name, f"header file not found: {base}.hea")
+    _check_record_line(base)
     try:
         return wfdb.rdheader(base)
     except Exception as exc:  # wfdb raises bare ValueError/IndexError on bad headers
+        raise RecordError(name, f"unreadable header {base}.hea: {type(exc).__name__}: {exc}") from exc
+
+
+def _check_record_line(base):
+    """Check the sampling frequency on the header's record line before wfdb parses it.
+
+    wfdb assumes 250 Hz when the field is missing and also when it does not parse (a
+    negative rate), which would silently give wrong times; here both are errors.
+    """
+    name = os.path.basename(base)
+    try:
+        with open(base + ".hea", encoding="latin-1") as file:
+            lines = [line.split("#", 1)[0].split() for line in file]
+    except OSError as exc:
         raise RecordError(name, f"unreadable header {base}.hea: {exc}") from exc
+    fields = next((line for line in lines if line), None)
+    if fields is None:
+        raise RecordError(name, f"header {base}.hea is empty")
+    if len(fields) < 3:
+        raise RecordError(name, f"header {base}.hea gives no sampling frequency on its record line "
+                                f"{' '.join(fields)!r} (WFDB would assume 250 Hz): add the rate in Hz "
+                                "after the number of signals")
+    try:
+        fs = float(re.split(r"[/(]", fields[2], maxsplit=1)[0])
+    except ValueError:
+        fs = None
+    if fs is None or not np.isfinite(fs) or fs <= 0:
+        raise RecordError(name, f"header {base}.hea has an invalid sampling frequency {fields[2]!r}: "
+                                "expected a positive number of Hz")
 
 
 def _check_signal_files(base, header):
     """Check that every signal file exists and holds as many samples as the header says."""
     name = os.path.basename(base)
     folder = os.path.dirname(base)
-    if header.n_sig == 0:
+    if not header.n_sig:
         raise RecordError(name, "header lists no signals")
+    described = len(header.file_name or [])
+    if described != header.n_sig or len(header.fmt or []) != header.n_sig:
+        raise RecordError(name, f"header declares {header.n_sig} signals but describes {described}: "
+                                "one signal line per signal is needed")
     if header.fs is None or not header.fs > 0:
         raise RecordError(name, f"header has no valid sampling frequency (fs={header.fs})")
     if header.sig_len is None or header.sig_len <= 0:
         raise RecordError(name, "header gives no signal length")
+    unknown = sorted({str(fmt) for fmt in header.fmt if str(fmt) not in DAT_FMTS})
+    if unknown:
+        raise RecordError(name, f"unknown signal format {unknown[0]!r} in {base}.hea: WFDB formats are "
+                                f"{', '.join(DAT_FMTS)}")
     per_file = {}
     for file_name, fmt, offset in zip(header.file_name, header.fmt,
                                       header.byte_offset or [None] * header.n_sig):
@@ -122,7 +167,7 @@ def _rdrecord(base, channels):
                                 "the signal file may be truncated or not match its header") from exc
 
 
-def read_record(path, channels=None):
+def read_record(path, channels=None, on_flat="record"):
     """Read a record's signal and meta.
 
     Parameters
@@ -132,19 +177,30 @@ def read_record(path, channels=None):
         signal files), ``dir/x.edf`` for EDF.
     channels : list of int, optional
         Leads to read (positions in the header); all by default.
+    on_flat : {"record", "warn", "error"}
+        What a flat lead (every sample equal, e.g. all zeros) does. Its position is
+        always listed in ``meta["flat_leads"]``; ``"warn"`` also issues a
+        ``RuntimeWarning``, ``"error"`` raises :class:`~ecg.errors.RecordError`. A flat
+        lead is not an error by default because it is common and harmless in real
+        multi-lead data (a lead switched off or disconnected in a 12-lead recording,
+        PTB-XL has many), while a whole flat record is usually a bad one: pass
+        ``on_flat="error"`` where every lead must carry a signal.
 
     Returns
     -------
     signal : ndarray
         float32 ``(n_leads, n_samples)`` in physical units (as the header says, usually mV).
     meta : dict
-        See :func:`read_header_meta`.
+        See :func:`read_header_meta`, plus ``flat_leads``: positions (in ``signal``) of
+        the flat leads, empty for most records.
 
     Raises
     ------
     RecordError
-        Missing header or signal file, truncated signal file, header/signal mismatch,
-        no sampling frequency, or non-finite samples.
+        Missing header or signal file, a path of an unknown format, a signal format
+        wfdb does not know, truncated signal file, header/signal mismatch, a missing
+        or invalid sampling frequency, non-finite samples, or (``on_flat="error"``) a
+        flat lead.
 
     Examples
     --------
@@ -171,7 +227,23 @@ def read_record(path, channels=None):
     if channels is not None:
         meta["sig_name"] = [meta["sig_name"][c] for c in channels]
         meta["units"] = [meta["units"][c] for c in channels]
+    meta["flat_leads"] = _flat_leads(signal, meta, name, on_flat)
     return signal, meta
+
+
+def _flat_leads(signal, meta, name, on_flat):
+    """Positions of the leads whose samples are all equal; warn or raise as ``on_flat`` says."""
+    if on_flat not in ON_FLAT:
+        raise ConfigError(f"Expected on_flat in {ON_FLAT}. Received: on_flat={on_flat!r}.")
+    flat = [int(i) for i in np.flatnonzero(signal.max(axis=1) == signal.min(axis=1))] if signal.shape[1] else []
+    if flat and on_flat != "record":
+        leads = [meta["sig_name"][i] if i < len(meta["sig_name"]) else str(i) for i in flat]
+        problem = (f"flat lead(s) {leads} (every sample equal to {signal[flat[0], 0]:g}): the lead "
+                   "is disconnected or empty")
+        if on_flat == "error":
+            raise RecordError(name, problem)
+        warnings.warn(f"record {name!r}: {problem}", RuntimeWarning, stacklevel=3)
+    return flat
 
 
 def read_annotation(path, ext="atr"):

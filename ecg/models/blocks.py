@@ -7,6 +7,10 @@ one block serves both. Lengths (``kernel_size``, ``strides``, ``dilation``,
 ``pool_size``) are in samples of the tensor they apply to; in 2-D they apply over time
 and ``kernel_size`` may be a ``(time, width)`` pair.
 
+:func:`stem`, :func:`stages` and :func:`head_model` are the parts every architecture
+shares: the strided stem, stages whose first block carries the stride, and the output
+head that turns the last features into a ``keras.Model``.
+
 Only Keras layers are used (no ``Lambda``, no backend ops), so the networks run on any
 Keras backend and save to ``.keras`` files that load with ``safe_mode=True``.
 """
@@ -56,6 +60,13 @@ def activation(x, name):
     if name == "linear":
         return x
     return layers.Activation(name)(x)
+
+
+def apply_dropout(x, rate):
+    """Dropout at ``rate``; 0 returns ``x`` unchanged (no layer is added)."""
+    if rate:
+        x = layers.Dropout(rate)(x)
+    return x
 
 
 def conv(x, filters, kernel_size, strides=1, dilation=1, padding="same", separable=False,
@@ -200,22 +211,15 @@ def mbconv(x, filters, kernel_size=3, strides=1, expand_ratio=4, se_ratio=0, fus
     if not (fused and expand_ratio == 1):
         x = norm(conv(x, filters, 1, use_bias=norm_kind == "none"), norm_kind)
     if strides == 1 and channels == filters:
-        if dropout:
-            x = layers.Dropout(dropout)(x)
-        x = add_residual(x, inputs)
+        x = add_residual(apply_dropout(x, dropout), inputs)
     return x
 
 
 def feed_forward(x, hidden, activation_name="gelu", dropout=0.0):
     """Two dense layers over channels: ``channels -> hidden -> channels``."""
     channels = x.shape[-1]
-    x = layers.Dense(hidden, activation=activation_name)(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    x = layers.Dense(channels)(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    return x
+    x = apply_dropout(layers.Dense(hidden, activation=activation_name)(x), dropout)
+    return apply_dropout(layers.Dense(channels)(x), dropout)
 
 
 def output_head(x, num_classes, task="classification", output_activation="softmax", dropout=0.0):
@@ -242,8 +246,67 @@ def output_head(x, num_classes, task="classification", output_activation="softma
         x = _pick(rank, layers.GlobalAveragePooling1D, layers.GlobalAveragePooling2D)()(x)
     elif task == "segmentation" and rank == 2:
         x = layers.Reshape((-1, x.shape[2] * x.shape[3]))(x)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
+    x = apply_dropout(x, dropout)
     x = layers.Dense(num_classes, name="logits")(x)
     return layers.Activation(output_activation, name="probabilities")(x)
+
+
+def stem(x, params):
+    """The stem of EfficientNet and ResNet: a strided convolution, normalization, activation.
+
+    Args:
+        x: Tensor ``(batch, steps, channels)``.
+        params: Parameters with the fields of :class:`ecg.models.params.StemParams`
+            (``stem_filters``, ``stem_kernel``, ``stem_strides``), ``norm`` and
+            ``activation``.
+
+    Output shape:
+        ``(batch, ceil(steps / stem_strides), stem_filters)``.
+    """
+    return conv_norm_act(x, params.stem_filters, params.stem_kernel, params.stem_strides,
+                         norm_kind=params.norm, activation_name=params.activation)
+
+
+def stages(x, stage_params, block):
+    """Run every stage's ``depth`` blocks in order; the first block of a stage carries its stride.
+
+    Args:
+        x: Tensor ``(batch, steps, channels)``.
+        stage_params: The stages, each with ``depth`` and ``strides`` (e.g.
+            :class:`ecg.models.params.ResnetStage`).
+        block: ``block(x, stage, strides) -> x``, one block of ``stage`` with stride
+            ``strides``, in samples.
+
+    Output shape:
+        ``(batch, steps', channels)``: ``steps`` divided (rounding up) by each stage's
+        ``strides``, ``channels`` those of the last block.
+    """
+    for stage in stage_params:
+        for index in range(stage.depth):
+            x = block(x, stage, stage.strides if index == 0 else 1)
+    return x
+
+
+def head_model(inputs, x, params, num_classes, task, name, upsampling=1):
+    """Finish an architecture: :func:`output_head` on features ``x``, as a ``keras.Model``.
+
+    Args:
+        inputs: The network's ``keras.Input``, ``(batch, steps, channels)``.
+        x: Its last features (see :func:`output_head`).
+        params: :class:`ecg.models.params.ArchParams` (``output_activation`` and
+            ``head_dropout``).
+        num_classes: Number of classes.
+        task: ``"classification"`` or ``"segmentation"``.
+        name: Name of the model.
+        upsampling: Input samples per step of ``x`` (the down-sampling factor of a
+            patch embedding); for segmentation ``x`` is up-sampled back by it first.
+
+    Returns:
+        A ``keras.Model`` from ``inputs`` to the probabilities: ``(batch, num_classes)``
+        or ``(batch, steps, num_classes)``.
+    """
+    if task == "segmentation" and upsampling > 1:
+        x = upsample(x, upsampling)
+    outputs = output_head(x, num_classes, task, params.output_activation, params.head_dropout)
+    return keras.Model(inputs, outputs, name=name)
 

@@ -1,10 +1,7 @@
 """Small CNN baseline (``cnn``): convolution stages with max-pooling."""
-import keras
-from keras import layers
-
 from ecg.errors import ConfigError
 from ecg.models import blocks
-from ecg.models.factory import TASKS, check_task, model_factory
+from ecg.models.factory import architecture_params
 
 
 def cnn(inputs, params, num_classes, task="classification"):
@@ -32,8 +29,7 @@ def cnn(inputs, params, num_classes, task="classification"):
         >>> net.count_params() == 5 * 1 * 4 + 4 * 4 + 4 * 2 + 2
         True
     """
-    params = model_factory.validate_params("cnn", params)
-    check_task("cnn", task, TASKS)
+    params = architecture_params("cnn", params, task)
     if task == "segmentation" and params.pool_size != 1:
         raise ConfigError(
             "architecture 'cnn' does segmentation only without pooling, which would shorten "
@@ -45,7 +41,5 @@ def cnn(inputs, params, num_classes, task="classification"):
                                  activation_name=params.activation)
         if params.pool_size > 1:
             x = blocks.pool(x, params.pool_size)
-        if params.dropout:
-            x = layers.Dropout(params.dropout)(x)
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="cnn")
+        x = blocks.apply_dropout(x, params.dropout)
+    return blocks.head_model(inputs, x, params, num_classes, task, "cnn")

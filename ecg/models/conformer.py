@@ -3,11 +3,10 @@
 Gulati et al., "Conformer: Convolution-augmented Transformer for Speech Recognition",
 Interspeech 2020.
 """
-import keras
 from keras import layers
 
 from ecg.models import blocks
-from ecg.models.factory import TASKS, check_steps, check_task, model_factory
+from ecg.models.factory import architecture_params, check_steps
 
 
 def half_step_feed_forward(x, params):
@@ -42,9 +41,7 @@ def conformer_block(x, params):
     y = layers.Multiply()([layers.Dense(params.dim)(y), layers.Dense(params.dim, activation="sigmoid")(y)])
     y = blocks.conv_norm_act(y, params.dim, params.conv_kernel, depthwise=True, norm_kind="batch",
                              activation_name="silu")
-    y = layers.Dense(params.dim)(y)
-    if params.dropout:
-        y = layers.Dropout(params.dropout)(y)
+    y = blocks.apply_dropout(layers.Dense(params.dim)(y), params.dropout)
     x = blocks.add_residual(x, y)
     x = half_step_feed_forward(x, params)
     return layers.LayerNormalization()(x)
@@ -74,14 +71,10 @@ def conformer(inputs, params, num_classes, task="classification"):
         >>> net.output_shape
         (None, 64, 2)
     """
-    params = model_factory.validate_params("conformer", params)
-    check_task("conformer", task, TASKS)
+    params = architecture_params("conformer", params, task)
     if task == "segmentation":
         check_steps("conformer", inputs.shape[1], multiple=params.patch_size)
     x = blocks.conv(inputs, params.dim, params.patch_size, strides=params.patch_size)
     for _ in range(params.depth):
         x = conformer_block(x, params)
-    if task == "segmentation" and params.patch_size > 1:
-        x = blocks.upsample(x, params.patch_size)
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="conformer")
+    return blocks.head_model(inputs, x, params, num_classes, task, "conformer", upsampling=params.patch_size)

@@ -2,10 +2,8 @@
 
 Tan and Le, "EfficientNetV2: Smaller Models and Faster Training", ICML 2021.
 """
-import keras
-
 from ecg.models import blocks
-from ecg.models.factory import check_task, model_factory
+from ecg.models.factory import architecture_params
 
 
 def efficientnet(inputs, params, num_classes, task="classification"):
@@ -32,19 +30,16 @@ def efficientnet(inputs, params, num_classes, task="classification"):
         >>> net.output_shape
         (None, 4)
     """
-    params = model_factory.validate_params("efficientnet", params)
-    check_task("efficientnet", task, ("classification",))
-    x = blocks.conv_norm_act(inputs, params.stem_filters, params.stem_kernel, params.stem_strides,
-                             norm_kind=params.norm, activation_name=params.activation)
-    for stage in params.stages:
-        for index in range(stage.depth):
-            x = blocks.mbconv(x, stage.filters, stage.kernel_size,
-                              strides=stage.strides if index == 0 else 1,
-                              expand_ratio=stage.expand_ratio, se_ratio=stage.se_ratio,
-                              fused=stage.fused, norm_kind=params.norm,
-                              activation_name=params.activation)
+    params = architecture_params("efficientnet", params, task, ("classification",))
+
+    def mbconv(x, stage, strides):
+        return blocks.mbconv(x, stage.filters, stage.kernel_size, strides=strides,
+                             expand_ratio=stage.expand_ratio, se_ratio=stage.se_ratio,
+                             fused=stage.fused, norm_kind=params.norm,
+                             activation_name=params.activation)
+
+    x = blocks.stages(blocks.stem(inputs, params), params.stages, mbconv)
     if params.head_filters:
         x = blocks.conv_norm_act(x, params.head_filters, 1, norm_kind=params.norm,
                                  activation_name=params.activation)
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="efficientnet")
+    return blocks.head_model(inputs, x, params, num_classes, task, "efficientnet")

@@ -73,6 +73,34 @@ def check_task(name, task, supported):
         )
 
 
+def architecture_params(name, params, task, supported=TASKS):
+    """Validate ``params`` of built-in architecture ``name`` and check it can do ``task``.
+
+    The first step of every built-in builder, so that it also validates when called
+    directly rather than through :func:`build_network`.
+
+    Args:
+        name: Architecture name, as registered.
+        params: Its parameters (dict, model instance or ``None``).
+        task: The task asked for.
+        supported: The tasks the architecture can do.
+
+    Returns:
+        An instance of the architecture's parameters model.
+
+    Raises:
+        ConfigError: Invalid parameters (see :meth:`ModelFactory.validate_params`), or
+            a task not in ``supported`` (see :func:`check_task`).
+
+    Example:
+        >>> architecture_params("cnn", {"filters": [4]}, "classification").filters
+        [4]
+    """
+    params = model_factory.validate_params(name, params)
+    check_task(name, task, supported)
+    return params
+
+
 def check_steps(name, steps, multiple=1, fixed=False):
     """Raise ``ConfigError`` unless the input length ``steps`` suits an architecture.
 
@@ -97,6 +125,7 @@ def check_steps(name, steps, multiple=1, fixed=False):
             f"(its total down-sampling factor). Received: steps={steps}; use "
             f"{steps - steps % multiple} or {steps - steps % multiple + multiple}."
         )
+
 
 def _nested_model(model, loc):
     """Return the pydantic model class that holds the field at error location ``loc``."""

@@ -1,9 +1,8 @@
 """Plain dense network (``fc``): the simplest baseline of the zoo."""
-import keras
 from keras import layers
 
 from ecg.models import blocks
-from ecg.models.factory import TASKS, check_steps, check_task, model_factory
+from ecg.models.factory import architecture_params, check_steps
 
 
 def fc(inputs, params, num_classes, task="classification"):
@@ -34,16 +33,12 @@ def fc(inputs, params, num_classes, task="classification"):
         >>> net.count_params() == 100 * 8 + 8 + 8 * 3 + 3
         True
     """
-    params = model_factory.validate_params("fc", params)
-    check_task("fc", task, TASKS)
+    params = architecture_params("fc", params, task)
     x = inputs
     if task == "classification":
         check_steps("fc", inputs.shape[1], fixed=True)
         x = layers.Flatten()(x)
     for units in params.units:
-        x = layers.Dense(units, activation=params.activation)(x)
-        if params.dropout:
-            x = layers.Dropout(params.dropout)(x)
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="fc")
+        x = blocks.apply_dropout(layers.Dense(units, activation=params.activation)(x), params.dropout)
+    return blocks.head_model(inputs, x, params, num_classes, task, "fc")
 

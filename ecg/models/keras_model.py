@@ -262,9 +262,9 @@ class KerasBaseModel(BaseModel):
 
         network = self._network
         if keras.backend.backend() == "tensorflow":
-            function = network.make_train_function()
+            network.make_train_function()     # returns None when it creates the function
             network.reset_metrics()
-            return function([(x, y, sample_weight)])
+            return network.train_function([(x, y, sample_weight)])
         if self._fast_state is None:
             network.make_train_function()
             network.reset_metrics()

@@ -32,7 +32,7 @@ import yaml
 from keras import layers
 
 from ecg.errors import ConfigError
-from ecg.models.factory import check_task, model_factory
+from ecg.models.factory import architecture_params
 
 NPU_CHANNEL_MULTIPLE = 4
 NPU_MAX_KERNEL = 7
@@ -225,8 +225,7 @@ def layer_spec(inputs, params, num_classes, task="classification"):
         >>> layer_spec(keras.Input((128, 1)), spec, 3).count_params() == 5 * 4 + 4 * 4 + 4 * 3 + 3
         True
     """
-    params = model_factory.validate_params("layer_spec", params)
-    check_task("layer_spec", task, ("classification",))
+    params = architecture_params("layer_spec", params, task, ("classification",))
     if params.head_dropout:
         raise ConfigError("layer_spec does not use head_dropout; add a Dropout layer to the spec")
     builder = _Builder(params, num_classes)

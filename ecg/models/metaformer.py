@@ -4,11 +4,10 @@ Yu et al., "MetaFormer Is Actually What You Need for Vision", CVPR 2022.
 """
 import math
 
-import keras
 from keras import layers
 
 from ecg.models import blocks
-from ecg.models.factory import TASKS, check_steps, check_task, model_factory
+from ecg.models.factory import architecture_params, check_steps
 
 
 def token_mixer(x, mixer, params):
@@ -60,8 +59,7 @@ def metaformer(inputs, params, num_classes, task="classification"):
         >>> net.output_shape
         (None, 2)
     """
-    params = model_factory.validate_params("metaformer", params)
-    check_task("metaformer", task, TASKS)
+    params = architecture_params("metaformer", params, task)
     factor = math.prod(stage.patch_size for stage in params.stages)
     if task == "segmentation":
         check_steps("metaformer", inputs.shape[1], multiple=factor)
@@ -71,7 +69,4 @@ def metaformer(inputs, params, num_classes, task="classification"):
         for _ in range(stage.depth):
             x = metaformer_block(x, stage.mixer, params)
     x = layers.LayerNormalization()(x)
-    if task == "segmentation" and factor > 1:
-        x = blocks.upsample(x, factor)
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="metaformer")
+    return blocks.head_model(inputs, x, params, num_classes, task, "metaformer", upsampling=factor)

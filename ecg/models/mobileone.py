@@ -14,7 +14,7 @@ from keras import layers, ops
 
 from ecg.errors import ConfigError
 from ecg.models import blocks
-from ecg.models.factory import check_task, model_factory
+from ecg.models.factory import architecture_params
 
 
 @keras.saving.register_keras_serializable(package="ecg")
@@ -217,20 +217,19 @@ def mobileone(inputs, params, num_classes, task="classification"):
         >>> net.output_shape
         (None, 3)
     """
-    params = model_factory.validate_params("mobileone", params)
-    check_task("mobileone", task, ("classification",))
+    params = architecture_params("mobileone", params, task, ("classification",))
     x = MobileOneBlock(params.stem_filters, params.kernel_size, strides=2,
                        num_branches=params.num_branches)(inputs)
     x = blocks.activation(x, params.activation)
-    for stage in params.stages:
-        for index in range(stage.depth):
-            strides = stage.strides if index == 0 else 1
-            x = MobileOneBlock(x.shape[-1], params.kernel_size, strides=strides,
-                               dilation=stage.dilation if strides == 1 else 1, depthwise=True,
-                               num_branches=params.num_branches)(x)
-            x = blocks.activation(x, params.activation)
-            x = MobileOneBlock(stage.filters, 1, num_branches=params.num_branches)(x)
-            x = blocks.activation(x, params.activation)
-            x = blocks.squeeze_excite(x, params.se_ratio, params.activation)
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="mobileone")
+
+    def depthwise_pointwise(x, stage, strides):
+        x = MobileOneBlock(x.shape[-1], params.kernel_size, strides=strides,
+                           dilation=stage.dilation if strides == 1 else 1, depthwise=True,
+                           num_branches=params.num_branches)(x)
+        x = blocks.activation(x, params.activation)
+        x = MobileOneBlock(stage.filters, 1, num_branches=params.num_branches)(x)
+        x = blocks.activation(x, params.activation)
+        return blocks.squeeze_excite(x, params.se_ratio, params.activation)
+
+    x = blocks.stages(x, params.stages, depthwise_pointwise)
+    return blocks.head_model(inputs, x, params, num_classes, task, "mobileone")

@@ -197,7 +197,29 @@ class UnextParams(ArchParams):
 
 
 # --------------------------------------------------------------------------- EfficientNetV2 / ResNet / MobileOne
-class MBConvStage(_Block):
+class StemParams(ArchParams):
+    """Base of the architectures that open with a strided stem convolution (see
+    :func:`ecg.models.blocks.stem`).
+
+    Args:
+        stem_filters: Channels of the stem convolution.
+        stem_kernel: Kernel length of the stem, in samples.
+        stem_strides: Stride of the stem, in samples.
+    """
+
+    stem_filters: PositiveInt = 16
+    stem_kernel: PositiveInt = 7
+    stem_strides: PositiveInt = 2
+
+
+class _Stage(_Block):
+    """Base of a stage of blocks: ``filters`` output channels, ``depth`` blocks."""
+
+    filters: PositiveInt
+    depth: PositiveInt = 1
+
+
+class MBConvStage(_Stage):
     """A stage of MBConv blocks; the first block carries the stride.
 
     Args:
@@ -210,8 +232,6 @@ class MBConvStage(_Block):
         fused: Fused MBConv (one full convolution instead of expansion + depthwise).
     """
 
-    filters: PositiveInt
-    depth: PositiveInt = 1
     kernel_size: PositiveInt = 3
     strides: PositiveInt = 1
     expand_ratio: PositiveInt = 4
@@ -219,7 +239,7 @@ class MBConvStage(_Block):
     fused: bool = False
 
 
-class EfficientNetParams(ArchParams):
+class EfficientNetParams(StemParams):
     """EfficientNetV2: a strided stem, fused and plain MBConv stages, a 1x1 head conv.
 
     Args:
@@ -232,9 +252,7 @@ class EfficientNetParams(ArchParams):
         activation: Activation after each convolution.
     """
 
-    stem_filters: PositiveInt = 16
     stem_kernel: PositiveInt = 5
-    stem_strides: PositiveInt = 2
     stages: list[MBConvStage] = Field(default=[
         MBConvStage(filters=16, strides=1, expand_ratio=1, fused=True),
         MBConvStage(filters=24, strides=2, fused=True),
@@ -246,7 +264,7 @@ class EfficientNetParams(ArchParams):
     activation: Activation = "silu"
 
 
-class ResnetStage(_Block):
+class ResnetStage(_Stage):
     """A stage of residual blocks; the first block carries the stride.
 
     Args:
@@ -256,12 +274,10 @@ class ResnetStage(_Block):
         strides: Stride of the first block, in samples.
     """
 
-    filters: PositiveInt
-    depth: PositiveInt = 1
     strides: PositiveInt = 1
 
 
-class ResnetParams(ArchParams):
+class ResnetParams(StemParams):
     """1-D ResNet with basic (two convolutions) or bottleneck (1x1, kxk, 1x1) blocks.
 
     Args:
@@ -277,9 +293,6 @@ class ResnetParams(ArchParams):
         activation: Activation after each convolution.
     """
 
-    stem_filters: PositiveInt = 16
-    stem_kernel: PositiveInt = 7
-    stem_strides: PositiveInt = 2
     stem_pool: bool = True
     stages: list[ResnetStage] = Field(default=[
         ResnetStage(filters=16, depth=2, strides=1),
@@ -293,7 +306,7 @@ class ResnetParams(ArchParams):
     activation: Activation = "relu"
 
 
-class MobileOneStage(_Block):
+class MobileOneStage(_Stage):
     """A stage of MobileOne blocks (depthwise then pointwise); the first carries the stride.
 
     Args:
@@ -303,8 +316,6 @@ class MobileOneStage(_Block):
         dilation: Dilation rate of the depthwise convolutions.
     """
 
-    filters: PositiveInt
-    depth: PositiveInt = 1
     strides: PositiveInt = 2
     dilation: PositiveInt = 1
 

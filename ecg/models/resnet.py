@@ -2,10 +2,8 @@
 
 He et al., "Deep Residual Learning for Image Recognition", CVPR 2016.
 """
-import keras
-
 from ecg.models import blocks
-from ecg.models.factory import check_task, model_factory
+from ecg.models.factory import architecture_params
 
 
 def residual_block(x, filters, strides, params):
@@ -55,14 +53,10 @@ def resnet(inputs, params, num_classes, task="classification"):
         >>> net.output_shape
         (None, 2)
     """
-    params = model_factory.validate_params("resnet", params)
-    check_task("resnet", task, ("classification",))
-    x = blocks.conv_norm_act(inputs, params.stem_filters, params.stem_kernel, params.stem_strides,
-                             norm_kind=params.norm, activation_name=params.activation)
+    params = architecture_params("resnet", params, task, ("classification",))
+    x = blocks.stem(inputs, params)
     if params.stem_pool:
         x = blocks.pool(x, 2)
-    for stage in params.stages:
-        for index in range(stage.depth):
-            x = residual_block(x, stage.filters, stage.strides if index == 0 else 1, params)
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="resnet")
+    x = blocks.stages(x, params.stages,
+                      lambda x, stage, strides: residual_block(x, stage.filters, strides, params))
+    return blocks.head_model(inputs, x, params, num_classes, task, "resnet")

@@ -4,12 +4,9 @@ Lea et al., "Temporal Convolutional Networks: A Unified Approach to Action
 Segmentation", ECCV Workshops 2016; Bai et al., "An Empirical Evaluation of Generic
 Convolutional and Recurrent Networks for Sequence Modeling", arXiv:1803.01271, 2018.
 """
-import keras
-from keras import layers
-
 from ecg.errors import ConfigError
 from ecg.models import blocks
-from ecg.models.factory import TASKS, check_task, model_factory
+from ecg.models.factory import architecture_params
 
 
 def tcn_block(x, block, padding, norm_kind, activation_name):
@@ -35,9 +32,7 @@ def tcn_block(x, block, padding, norm_kind, activation_name):
         x = blocks.conv_norm_act(x, block.filters, block.kernel_size, dilation=block.dilation,
                                  padding=padding, separable=block.separable, norm_kind=norm_kind,
                                  activation_name=activation_name)
-    x = blocks.squeeze_excite(x, block.se_ratio, activation_name)
-    if block.dropout:
-        x = layers.Dropout(block.dropout)(x)
+    x = blocks.apply_dropout(blocks.squeeze_excite(x, block.se_ratio, activation_name), block.dropout)
     return blocks.add_residual(x, residual)
 
 
@@ -67,8 +62,7 @@ def tcn(inputs, params, num_classes, task="classification"):
         >>> net.output_shape
         (None, None, 2)
     """
-    params = model_factory.validate_params("tcn", params)
-    check_task("tcn", task, TASKS)
+    params = architecture_params("tcn", params, task)
     if params.causal and any(block.se_ratio for block in params.blocks):
         raise ConfigError(
             "architecture 'tcn': squeeze-excite averages over the whole window, so a causal TCN "
@@ -80,5 +74,4 @@ def tcn(inputs, params, num_classes, task="classification"):
     for block in params.blocks:
         for _ in range(block.depth):
             x = tcn_block(x, block, padding, params.norm, params.activation)
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="tcn")
+    return blocks.head_model(inputs, x, params, num_classes, task, "tcn")

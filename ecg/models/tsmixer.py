@@ -2,11 +2,10 @@
 
 Chen et al., "TSMixer: An All-MLP Architecture for Time Series Forecasting", TMLR 2023.
 """
-import keras
 from keras import layers
 
 from ecg.models import blocks
-from ecg.models.factory import TASKS, check_steps, check_task, model_factory
+from ecg.models.factory import architecture_params, check_steps
 
 
 def mixer_block(x, params):
@@ -24,9 +23,7 @@ def mixer_block(x, params):
     """
     steps = x.shape[1]
     y = layers.Permute((2, 1))(blocks.norm(x, params.norm))
-    y = layers.Dense(steps, activation=params.activation)(y)
-    if params.dropout:
-        y = layers.Dropout(params.dropout)(y)
+    y = blocks.apply_dropout(layers.Dense(steps, activation=params.activation)(y), params.dropout)
     x = blocks.add_residual(x, layers.Permute((2, 1))(y))
     y = blocks.feed_forward(blocks.norm(x, params.norm), params.ff_dim, params.activation,
                             params.dropout)
@@ -55,11 +52,9 @@ def tsmixer(inputs, params, num_classes, task="classification"):
         >>> net.output_shape
         (None, 32, 3)
     """
-    params = model_factory.validate_params("tsmixer", params)
-    check_task("tsmixer", task, TASKS)
+    params = architecture_params("tsmixer", params, task)
     check_steps("tsmixer", inputs.shape[1], fixed=True)
     x = inputs if params.dim is None else layers.Dense(params.dim)(inputs)
     for _ in range(params.depth):
         x = mixer_block(x, params)
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="tsmixer")
+    return blocks.head_model(inputs, x, params, num_classes, task, "tsmixer")

@@ -3,11 +3,10 @@
 Ronneberger et al., "U-Net: Convolutional Networks for Biomedical Image Segmentation",
 MICCAI 2015.
 """
-import keras
 from keras import layers
 
 from ecg.models import blocks
-from ecg.models.factory import TASKS, check_steps, check_task, model_factory
+from ecg.models.factory import architecture_params, check_steps
 
 
 def encoder_decoder(x, filters, pool_size, encode, decode):
@@ -63,8 +62,7 @@ def unet(inputs, params, num_classes, task="segmentation"):
         >>> net.output_shape
         (None, 64, 3)
     """
-    params = model_factory.validate_params("unet", params)
-    check_task("unet", task, TASKS)
+    params = architecture_params("unet", params, task)
     check_steps("unet", inputs.shape[1], multiple=params.pool_size ** (len(params.filters) - 1))
     kernel = params.kernel_size if params.dims == 1 else (params.kernel_size, params.lead_kernel)
 
@@ -72,13 +70,10 @@ def unet(inputs, params, num_classes, task="segmentation"):
         for _ in range(depth):
             x = blocks.conv_norm_act(x, filters, kernel, separable=params.separable,
                                      norm_kind=params.norm, activation_name=params.activation)
-        if params.dropout:
-            x = layers.Dropout(params.dropout)(x)
-        return x
+        return blocks.apply_dropout(x, params.dropout)
 
     x = inputs if params.dims == 1 else layers.Reshape((-1, inputs.shape[2], 1))(inputs)
     x = encoder_decoder(x, params.filters, params.pool_size,
                         lambda x, filters: conv_stack(x, filters, params.down_depth),
                         lambda x, filters: conv_stack(x, filters, params.up_depth))
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="unet" if params.dims == 1 else "unet2d")
+    return blocks.head_model(inputs, x, params, num_classes, task, "unet" if params.dims == 1 else "unet2d")

@@ -1,9 +1,6 @@
 """U-NeXt (``unext``): a 1-D U-Net with MBConv + squeeze-excite encoder levels."""
-import keras
-from keras import layers
-
 from ecg.models import blocks
-from ecg.models.factory import TASKS, check_steps, check_task, model_factory
+from ecg.models.factory import architecture_params, check_steps
 from ecg.models.unet import encoder_decoder
 
 
@@ -34,8 +31,7 @@ def unext(inputs, params, num_classes, task="segmentation"):
         >>> net.output_shape
         (None, 64, 3)
     """
-    params = model_factory.validate_params("unext", params)
-    check_task("unext", task, TASKS)
+    params = architecture_params("unext", params, task)
     check_steps("unext", inputs.shape[1], multiple=params.pool_size ** (len(params.filters) - 1))
 
     def level(x, filters, depth):
@@ -45,12 +41,9 @@ def unext(inputs, params, num_classes, task="segmentation"):
             x = blocks.mbconv(x, filters, params.kernel_size, expand_ratio=params.expand_ratio,
                               se_ratio=params.se_ratio, norm_kind=params.norm,
                               activation_name=params.activation)
-        if params.dropout:
-            x = layers.Dropout(params.dropout)(x)
-        return x
+        return blocks.apply_dropout(x, params.dropout)
 
     x = encoder_decoder(inputs, params.filters, params.pool_size,
                         lambda x, filters: level(x, filters, params.depth),
                         lambda x, filters: level(x, filters, 1))
-    outputs = blocks.output_head(x, num_classes, task, params.output_activation, params.head_dropout)
-    return keras.Model(inputs, outputs, name="unext")
+    return blocks.head_model(inputs, x, params, num_classes, task, "unext")

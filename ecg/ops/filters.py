@@ -8,16 +8,26 @@ Hz, so one call works at any sampling rate.
 import numpy as np
 from scipy import ndimage, signal
 
+from ecg.errors import SignalError
+from ecg.ops.checks import check_count, check_fs, check_option, check_signal
+
 
 def _check_band(fs, low, high):
-    nyquist = fs / 2
+    nyquist = check_fs(fs) / 2
     if low is None and high is None:
-        raise ValueError("Expected at least one cut-off. Received: low=None, high=None.")
+        raise SignalError("Expected at least one cut-off. Received: low=None, high=None.")
     for name, value in (("low", low), ("high", high)):
-        if value is not None and not 0 < value < nyquist:
-            raise ValueError(f"Expected 0 < {name} < fs / 2 = {nyquist:g} Hz. Received: {name}={value}.")
+        if value is not None and not (isinstance(value, (int, float, np.number)) and 0 < value < nyquist):
+            raise SignalError(f"Expected 0 < {name} < fs / 2 = {nyquist:g} Hz. Received: {name}={value}.")
     if low is not None and high is not None and low >= high:
-        raise ValueError(f"Expected low < high. Received: low={low}, high={high}.")
+        raise SignalError(f"Expected low < high. Received: low={low}, high={high}.")
+
+
+def _sosfiltfilt(sos, x):
+    """:func:`scipy.signal.sosfiltfilt` along time, after checking ``x`` is long enough for its padding."""
+    taps = 2 * len(sos) + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum())
+    x = check_signal(x, min_samples=3 * taps + 1)
+    return signal.sosfiltfilt(sos, x, axis=-1).astype(x.dtype, copy=False)
 
 
 def butter_sos(fs, low=None, high=None, order=4):
@@ -38,6 +48,7 @@ def butter_sos(fs, low=None, high=None, order=4):
         ``(n_sections, 6)`` as :func:`scipy.signal.sosfiltfilt` takes it.
     """
     _check_band(fs, low, high)
+    order = check_count(order, "order")
     if low is None:
         return signal.butter(order, high, btype="lowpass", fs=fs, output="sos")
     if high is None:
@@ -69,8 +80,10 @@ def band_pass(x, fs, low=None, high=None, order=4):
 
     Raises
     ------
-    ValueError
-        If a cut-off is not in ``(0, fs / 2)`` or ``low >= high``.
+    SignalError
+        If ``fs`` is not a positive rate, a cut-off is not in ``(0, fs / 2)``,
+        ``low >= high``, or ``x`` is not a finite real signal longer than the
+        filter's padding (``3 * (2 * n_sections + 1)`` samples).
 
     Examples
     --------
@@ -78,8 +91,7 @@ def band_pass(x, fs, low=None, high=None, order=4):
     >>> band_pass(x, fs=500, low=0.5, high=40).shape
     (2, 12, 5000)
     """
-    sos = butter_sos(fs, low, high, order)
-    return signal.sosfiltfilt(sos, x, axis=-1).astype(x.dtype, copy=False)
+    return _sosfiltfilt(butter_sos(fs, low, high, order), x)
 
 
 def fir_band_pass(x, fs, low=None, high=None, n_taps=None, window="hamming"):
@@ -109,8 +121,9 @@ def fir_band_pass(x, fs, low=None, high=None, n_taps=None, window="hamming"):
 
     Raises
     ------
-    ValueError
-        For invalid cut-offs or a signal shorter than ``3 * n_taps`` samples.
+    SignalError
+        For an invalid ``fs`` or cut-offs, a non-finite signal, or a signal shorter
+        than ``3 * n_taps`` samples.
 
     Examples
     --------
@@ -119,14 +132,15 @@ def fir_band_pass(x, fs, low=None, high=None, n_taps=None, window="hamming"):
     (3, 3000)
     """
     _check_band(fs, low, high)
+    x = check_signal(x)
     if n_taps is None:
         lowest = min(f for f in (low, high) if f is not None)
         n_taps = min(int(3 * fs / lowest), x.shape[-1] // 3 - 1)
         n_taps += 1 - n_taps % 2
-    if n_taps % 2 == 0 or n_taps < 3:
-        raise ValueError(f"Expected an odd n_taps >= 3. Received: n_taps={n_taps}.")
+    if not isinstance(n_taps, (int, np.integer)) or n_taps % 2 == 0 or n_taps < 3:
+        raise SignalError(f"Expected an odd n_taps >= 3. Received: n_taps={n_taps}.")
     if x.shape[-1] <= 3 * n_taps:
-        raise ValueError(f"Expected a signal longer than 3 * n_taps = {3 * n_taps} samples. "
+        raise SignalError(f"Expected a signal longer than 3 * n_taps = {3 * n_taps} samples. "
                          f"Received: {x.shape[-1]} samples; pass a smaller n_taps.")
     cutoff = [f for f in (low, high) if f is not None]
     pass_zero = {(True, False): "highpass", (False, True): "lowpass"}.get(
@@ -156,11 +170,13 @@ def notch_sos(fs, freq=50.0, harmonics=1, quality=30.0):
 
     Raises
     ------
-    ValueError
-        If ``freq`` is not in ``(0, fs / 2)``.
+    SignalError
+        If ``fs`` is not a positive rate or ``freq`` is not in ``(0, fs / 2)``.
     """
-    if not 0 < freq < fs / 2:
-        raise ValueError(f"Expected 0 < freq < fs / 2 = {fs / 2:g} Hz. Received: freq={freq}.")
+    fs = check_fs(fs)
+    harmonics = check_count(harmonics, "harmonics")
+    if not (isinstance(freq, (int, float, np.number)) and 0 < freq < fs / 2):
+        raise SignalError(f"Expected 0 < freq < fs / 2 = {fs / 2:g} Hz. Received: freq={freq}.")
     sections = []
     for k in range(1, harmonics + 1):
         if k * freq >= fs / 2:
@@ -198,8 +214,7 @@ def notch(x, fs, freq=50.0, harmonics=1, quality=30.0):
     >>> float(np.abs(notch(hum, fs=500)[1000:-1000]).max()) < 0.05
     True
     """
-    sos = notch_sos(fs, freq, harmonics, quality)
-    return signal.sosfiltfilt(sos, x, axis=-1).astype(x.dtype, copy=False)
+    return _sosfiltfilt(notch_sos(fs, freq, harmonics, quality), x)
 
 
 def _odd_window(seconds, fs):
@@ -228,6 +243,8 @@ def median_baseline(x, fs, windows=(0.2, 0.6)):
     numpy.ndarray
         The baseline, same shape and dtype as ``x``.
     """
+    fs = check_fs(fs)
+    x = check_signal(x)
     baseline = x
     for seconds in windows:
         size = (1,) * (x.ndim - 1) + (_odd_window(seconds, fs),)
@@ -261,8 +278,10 @@ def remove_baseline(x, fs, method="median", cutoff=0.5, windows=(0.2, 0.6), orde
 
     Raises
     ------
-    ValueError
+    ConfigError
         For an unknown ``method``.
+    SignalError
+        For an invalid signal or ``fs``.
 
     Examples
     --------
@@ -271,8 +290,8 @@ def remove_baseline(x, fs, method="median", cutoff=0.5, windows=(0.2, 0.6), orde
     >>> float(np.abs(remove_baseline(drift, fs=300)).max()) < 0.05
     True
     """
+    check_option(method, ("median", "highpass"), "method")
     if method == "median":
+        x = check_signal(x)
         return x - median_baseline(x, fs, windows)
-    if method == "highpass":
-        return band_pass(x, fs, low=cutoff, order=order)
-    raise ValueError(f"Expected method 'median' or 'highpass'. Received: method={method!r}.")
+    return band_pass(x, fs, low=cutoff, order=order)

@@ -1,6 +1,9 @@
 """Amplitude normalisation: z-score, min-max, robust (median/IQR), and clipping."""
 import numpy as np
 
+from ecg.errors import SignalError
+from ecg.ops.checks import check_option, check_signal
+
 METHODS = ("zscore", "minmax", "robust")
 AXES = {"lead": (-1,), "record": (-2, -1)}
 
@@ -30,8 +33,10 @@ def normalize(x, method="zscore", axis="lead", eps=1e-6):
 
     Raises
     ------
-    ValueError
+    ConfigError
         For an unknown ``method`` or ``axis``.
+    SignalError
+        For an empty or non-finite signal, or ``axis="record"`` on a 1-D one.
 
     Examples
     --------
@@ -40,20 +45,19 @@ def normalize(x, method="zscore", axis="lead", eps=1e-6):
     >>> bool(np.allclose(z.mean(-1), 0) and np.allclose(z.std(-1), 1, atol=1e-5))
     True
     """
-    if axis not in AXES:
-        raise ValueError(f"Expected axis in {tuple(AXES)}. Received: axis={axis!r}.")
+    check_option(axis, AXES, "axis")
+    check_option(method, METHODS, "method")
     axes = AXES[axis]
+    x = check_signal(x, min_ndim=len(axes))
     if method == "zscore":
         center = x.mean(axis=axes, keepdims=True)
         scale = x.std(axis=axes, keepdims=True)
     elif method == "minmax":
         center = x.min(axis=axes, keepdims=True)
         scale = x.max(axis=axes, keepdims=True) - center
-    elif method == "robust":
+    else:
         q25, center, q75 = np.percentile(x, [25, 50, 75], axis=axes, keepdims=True)
         scale = q75 - q25
-    else:
-        raise ValueError(f"Expected method in {METHODS}. Received: method={method!r}.")
     return ((x - center) / (scale + eps)).astype(x.dtype, copy=False)
 
 
@@ -66,5 +70,5 @@ def clip(x, low=None, high=None):
     array([-1. ,  0.5,  1. ])
     """
     if low is not None and high is not None and low > high:
-        raise ValueError(f"Expected low <= high. Received: low={low}, high={high}.")
-    return np.clip(x, low, high)
+        raise SignalError(f"Expected low <= high. Received: low={low}, high={high}.")
+    return np.clip(check_signal(x, min_samples=0, finite=False, to_float=False), low, high)

@@ -4,6 +4,11 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal
 
+from ecg.errors import SignalError
+from ecg.ops.checks import check_fs, check_signal
+
+MAX_FACTOR = 10_000     # up or down beyond this needs a filter of more than 10 * 2 * MAX_FACTOR taps
+
 
 def resample_ratio(fs, new_fs, max_denominator=1000):
     """``(up, down)``: the smallest integers with ``up / down == new_fs / fs``.
@@ -21,18 +26,19 @@ def resample_ratio(fs, new_fs, max_denominator=1000):
 
     Raises
     ------
-    ValueError
-        If a rate is not strictly positive.
+    SignalError
+        If a rate is not a strictly positive number.
 
     Examples
     --------
     >>> resample_ratio(360, 250)
     (25, 36)
     """
-    if fs <= 0 or new_fs <= 0:
-        raise ValueError(f"Expected strictly positive rates. Received: fs={fs}, new_fs={new_fs}.")
-    ratio = (Fraction(new_fs).limit_denominator(max_denominator)
-             / Fraction(fs).limit_denominator(max_denominator))
+    fs, new_fs = check_fs(fs), check_fs(new_fs, "new_fs")
+    old_rate, new_rate = (Fraction(rate).limit_denominator(max_denominator) for rate in (fs, new_fs))
+    if old_rate == 0 or new_rate == 0:
+        raise SignalError(f"Expected rates of at least 1/{max_denominator} Hz. Received: fs={fs}, new_fs={new_fs}.")
+    ratio = new_rate / old_rate
     return ratio.numerator, ratio.denominator
 
 
@@ -69,6 +75,11 @@ def resample(x, fs, new_fs, window=("kaiser", 5.0)):
     (2, 12, 2500)
     """
     up, down = resample_ratio(fs, new_fs)
+    if max(up, down) > MAX_FACTOR:
+        raise SignalError(f"Expected rates whose ratio is a fraction up/down with terms up to {MAX_FACTOR}. "
+                          f"Received: fs={fs}, new_fs={new_fs} (up={up}, down={down}), whose polyphase "
+                          "filter would not fit in memory; round the rates (e.g. to whole Hz)")
+    x = check_signal(x)
     if up == down:
         return x.copy()
     return signal.resample_poly(x, up, down, axis=-1, window=window).astype(x.dtype, copy=False)

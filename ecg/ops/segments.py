@@ -6,13 +6,15 @@ Windows are returned with the window axis just before the lead axis: a signal
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ecg.errors import SignalError
+from ecg.ops.checks import check_count, check_option, check_signal
+
 ALIGNS = ("left", "center", "right")
 
 
 def align_offset(excess, align):
     """First sample of a length inside ``excess`` extra samples, for ``align``."""
-    if align not in ALIGNS:
-        raise ValueError(f"Expected align in {ALIGNS}. Received: align={align!r}.")
+    check_option(align, ALIGNS, "align")
     return {"left": 0, "center": excess // 2, "right": excess}[align]
 
 
@@ -42,7 +44,8 @@ def pad(x, length, align="left", mode="constant", value=0.0):
     >>> pad(np.ones((1, 3)), 5, align="center")
     array([[0., 1., 1., 1., 0.]])
     """
-    excess = length - x.shape[-1]
+    x = check_signal(x, min_samples=0, finite=False, to_float=False)
+    excess = check_count(length, "length", 0) - x.shape[-1]
     if excess <= 0:
         return x
     before = align_offset(excess, align)
@@ -70,7 +73,7 @@ def crop(x, length, align="left"):
 
     Raises
     ------
-    ValueError
+    SignalError
         If the signal is shorter than ``length`` or the start does not fit.
 
     Examples
@@ -78,10 +81,11 @@ def crop(x, length, align="left"):
     >>> crop(np.arange(10), 4, align="center")
     array([3, 4, 5, 6])
     """
-    excess = x.shape[-1] - length
+    x = check_signal(x, finite=False, to_float=False)
+    excess = x.shape[-1] - check_count(length, "length")
     start = align if isinstance(align, (int, np.integer)) else align_offset(max(excess, 0), align)
     if excess < 0 or not 0 <= start <= excess:
-        raise ValueError(f"Expected a window of {length} samples starting at {start} inside a "
+        raise SignalError(f"Expected a window of {length} samples starting at {start} inside a "
                          f"signal of {x.shape[-1]} samples.")
     return x[..., start:start + length]
 
@@ -95,9 +99,9 @@ def window_starts(n_samples, length, step=None):
     array([0, 3, 6])
     """
     step = length if step is None else step
-    if length <= 0 or step <= 0:
-        raise ValueError(f"Expected strictly positive length and step. Received: length={length}, "
-                         f"step={step}.")
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in (length, step)):
+        raise SignalError(f"Expected strictly positive integer length and step. Received: length={length}, "
+                          f"step={step}.")
     if n_samples < length:
         return np.zeros(0, dtype=np.int64)
     return np.arange(0, n_samples - length + 1, step, dtype=np.int64)
@@ -151,17 +155,21 @@ def split(x, length, step=None, pad_short=False):
 
     Raises
     ------
-    ValueError
-        If the signals are shorter than ``length`` and ``pad_short`` is false.
+    SignalError
+        If ``x`` is not ``(n, n_leads, n_samples)``, ``length`` or ``step`` is not a
+        positive integer, or the signals are shorter than ``length`` and ``pad_short``
+        is false.
 
     Examples
     --------
     >>> split(np.zeros((2, 1, 3000)), length=1000, step=500).shape
     (2, 5, 1, 1000)
     """
+    x = check_signal(x, ndim=3, min_samples=0, finite=False, to_float=False)
+    window_starts(x.shape[-1], length, step)
     if x.shape[-1] < length:
         if not pad_short:
-            raise ValueError(f"Expected signals of at least length={length} samples. "
+            raise SignalError(f"Expected signals of at least length={length} samples. "
                              f"Received: {x.shape[-1]} samples; pass pad=True to pad them.")
         x = pad(x, length)
     return take_windows(x, window_starts(x.shape[-1], length, step), length)
@@ -169,9 +177,10 @@ def split(x, length, step=None, pad_short=False):
 
 def random_starts(n_samples, length, n_segments, rng, n=1):
     """Uniform random window starts, int64 ``(n, n_segments)`` in ``[0, n_samples - length]``."""
+    length, n_segments = check_count(length, "length"), check_count(n_segments, "n_segments")
     if n_samples < length:
-        raise ValueError(f"Expected signals of at least length={length} samples. "
-                         f"Received: {n_samples} samples.")
+        raise SignalError(f"Expected signals of at least length={length} samples. "
+                          f"Received: {n_samples} samples.")
     return rng.integers(0, n_samples - length + 1, size=(n, n_segments))
 
 
@@ -196,8 +205,8 @@ def random_split(x, length, n_segments, rng):
 
     Raises
     ------
-    ValueError
-        If the signals are shorter than ``length``.
+    SignalError
+        If ``x`` is not ``(n, n_leads, n_samples)`` or shorter than ``length``.
 
     Examples
     --------
@@ -205,5 +214,6 @@ def random_split(x, length, n_segments, rng):
     >>> random_split(np.zeros((2, 1, 3000)), 1000, 4, rng).shape
     (2, 4, 1, 1000)
     """
+    x = check_signal(x, ndim=3, min_samples=0, finite=False, to_float=False)
     starts = random_starts(x.shape[-1], length, n_segments, rng, n=x.shape[0])
     return take_windows(x, starts, length)

@@ -91,6 +91,36 @@ def make_subset(dataset, records):
     return EcgDataset(index=dataset.index.create_subset(records), batch_class=dataset.batch_class)
 
 
+def read_annotation(path, extension, dataset):
+    """Read the ``extension`` annotation of one record with ``wfdb.rdann``.
+
+    Parameters
+    ----------
+    path : str
+        Record path without extension.
+    extension : str
+        Annotation file extension (``"q1c"``, ``"v1"``, ...).
+    dataset : str
+        Registry name of the database, for the re-download advice.
+
+    Returns
+    -------
+    wfdb.Annotation
+
+    Raises
+    ------
+    RecordError
+        The file is missing or unreadable; the message says how to re-download it.
+    """
+    import wfdb
+
+    try:
+        return wfdb.rdann(path, extension)
+    except (OSError, ValueError) as exc:
+        raise RecordError(path, f"cannot read its .{extension} annotation ({exc}); re-download "
+                                f"with 'ecg download {dataset} --force'") from exc
+
+
 def split_records(records, fractions, seed=0, stratify=None):
     """Split records at random into parts of given fractions, by class if asked.
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import wfdb
 
-from ecg.data.datasets.base import EcgDatasetDef, check_disjoint, make_dataset, split_records
+from ecg.data.datasets.base import EcgDatasetDef, check_disjoint, make_dataset, read_annotation, split_records
 from ecg.errors import RecordError
 from ecg.ops.masks import WAVE_CLASSES, annotations_to_mask, wave_intervals
 
@@ -63,7 +63,7 @@ def read_masks(path, n_samples=None, leads=LEADS):
         n_samples = wfdb.rdheader(path).sig_len
     masks = np.zeros((len(leads), n_samples), dtype=np.int8)
     for k, lead in enumerate(leads):
-        ann = _rdann(path, lead)
+        ann = read_annotation(path, lead, NAME)
         masks[k] = annotations_to_mask(ann.sample, ann.symbol, n_samples, WAVE_CLASSES)
     return masks
 
@@ -79,19 +79,11 @@ def read_waves(path, leads=LEADS):
     """
     tables = []
     for lead in leads:
-        ann = _rdann(str(path), lead)
+        ann = read_annotation(str(path), lead, NAME)
         onsets, peaks, offsets, labels = wave_intervals(ann.sample, ann.symbol, WAVE_CLASSES)
         tables.append(pd.DataFrame({"lead": lead, "wave": np.asarray(MASK_CLASSES)[labels],
                                     "onset": onsets, "peak": peaks, "offset": offsets}))
     return pd.concat(tables, ignore_index=True)
-
-
-def _rdann(path, extension):
-    try:
-        return wfdb.rdann(path, extension)
-    except (OSError, ValueError) as exc:
-        raise RecordError(path, f"cannot read its .{extension} annotation ({exc}); re-download "
-                                f"with 'ecg download ludb --force'") from exc
 
 
 def load(root, fractions=FRACTIONS, seed=0):

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 import wfdb
 
-from ecg.data.datasets.base import EcgDatasetDef, check_disjoint, make_dataset, split_records
-from ecg.errors import EcgError, RecordError
+from ecg.data.datasets.base import EcgDatasetDef, check_disjoint, make_dataset, read_annotation, split_records
+from ecg.errors import EcgError
 from ecg.ops.masks import WAVE_CLASSES, annotations_to_mask, wave_intervals
 
 NAME = "qtdb"
@@ -55,7 +55,7 @@ def read_mask(path, annotator="q1c"):
         raise EcgError(f"Expected annotator 'q1c' or 'pu'. Received: annotator={annotator!r}")
     path = str(path)
     header = wfdb.rdheader(path)
-    ann = _rdann(path, annotator)
+    ann = read_annotation(path, annotator, NAME)
     symbols = np.asarray(ann.symbol, dtype=str)
     if annotator == "q1c":
         return annotations_to_mask(ann.sample, symbols, header.sig_len, WAVE_CLASSES)[None]
@@ -76,20 +76,12 @@ def record_labels(root, records):
     """
     rows = {}
     for record in records:
-        ann = _rdann(str(Path(root) / record), "q1c")
+        ann = read_annotation(str(Path(root) / record), "q1c", NAME)
         _, _, _, labels = wave_intervals(ann.sample, ann.symbol, WAVE_CLASSES)
         counts = np.bincount(labels, minlength=4)
         rows[record] = {"q1c_onset": int(ann.sample.min()), "q1c_offset": int(ann.sample.max()),
                         **dict(zip(MASK_CLASSES[1:], counts[1:].tolist()))}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("record")
-
-
-def _rdann(path, extension):
-    try:
-        return wfdb.rdann(path, extension)
-    except (OSError, ValueError) as exc:
-        raise RecordError(path, f"cannot read its .{extension} annotation ({exc}); re-download "
-                                f"with 'ecg download qtdb --force'") from exc
 
 
 def load(root, fractions=FRACTIONS, seed=0):
