@@ -14,6 +14,7 @@ import wfdb
 from wfdb.io._signal import DAT_FMTS
 
 from ecg.errors import ConfigError, RecordError
+from ecg.io.wfdb_fast import Header, parse_header, read_digital, to_physical
 
 # Bytes per sample of the WFDB signal formats whose file size can be checked up front.
 _BYTES_PER_SAMPLE = {"8": 1, "16": 2, "61": 2, "80": 1, "160": 2, "212": 1.5,
@@ -42,6 +43,10 @@ def _header(base):
                                     "with .dat or .mat signal files) and EDF files (.edf)")
         raise RecordError(name, f"header file not found: {base}.hea")
     _check_record_line(base)
+    with open(base + ".hea", encoding="latin-1") as file:
+        header = parse_header(file.read())
+    if header is not None and header.fast:
+        return header
     try:
         return wfdb.rdheader(base)
     except Exception as exc:  # wfdb raises bare ValueError/IndexError on bad headers
@@ -209,14 +214,21 @@ def read_record(path, channels=None, on_flat="record"):
     ((1, 9000), 300.0)
     """
     base = record_base(path)
+    name = os.path.basename(base)
     header = _header(base)
     if header is not None:
         _check_signal_files(base, header)
-    record = _rdrecord(base, channels)
-    name = os.path.basename(base)
-    if record.p_signal is None:
-        raise RecordError(name, "no samples were read")
-    signal = np.ascontiguousarray(record.p_signal.T, dtype=np.float32)
+    if isinstance(header, Header):
+        digital, problem = read_digital(os.path.dirname(base), header, channels)
+        if problem:
+            raise RecordError(name, problem)
+        signal = to_physical(digital, header, channels).astype(np.float32)
+        record = header
+    else:
+        record = _rdrecord(base, channels)
+        if record.p_signal is None:
+            raise RecordError(name, "no samples were read")
+        signal = np.ascontiguousarray(record.p_signal.T, dtype=np.float32)
     if header is not None and signal.shape[1] != header.sig_len:
         raise RecordError(name, f"the header says {header.sig_len} samples, the signal file holds "
                                 f"{signal.shape[1]}")
