@@ -5,6 +5,12 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
+TEST = [
+    "tensorflow-cpu==2.21.0", "keras==3.15.1",
+    "jax==0.10.2", "jaxlib==0.10.2",
+    "pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100",
+]
+
 setup(
     name="ecg",
     version="0.1.0",
@@ -31,11 +37,8 @@ setup(
         "tf": ["tensorflow-cpu==2.21.0", "keras==3.15.1"],
         # Keras 3 on JAX (backend-agnostic model tests, GPU benchmarks).
         "jax": ["keras==3.15.1", "jax==0.10.2", "jaxlib==0.10.2"],
-        "test": [
-            "tensorflow-cpu==2.21.0", "keras==3.15.1",
-            "jax==0.10.2", "jaxlib==0.10.2",
-            "pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100",
-        ],
+        "test": TEST,
+        "dev": TEST + ["pyflakes>=3"],
     },
     entry_points={"console_scripts": ["ecg=ecg.cli:main"]},
 )

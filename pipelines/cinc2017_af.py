@@ -35,7 +35,7 @@ CLEAN = [{"band_pass_signals": {"low": 0.5, "high": 40}},
          {"normalize_signals": {"method": "zscore"}}]
 PREDICT_WINDOWS = [{"split_signals": {"length": WINDOW, "step": WINDOW // 2}}]
 # more windows from the rarer classes, so that each batch sees all four often
-SEGMENTS_PER_CLASS = {"N": 1, "A": 4, "O": 2, "~": 6}
+SEGMENTS_PER_CLASS = {"N": 1, "A": 2, "O": 1, "~": 3}
 
 
 def model_config(args):
@@ -110,7 +110,7 @@ def main(argv=None):
                         help="PhysioNet mirror (URL or folder); default PhysioNet")
     parser.add_argument("--data", default=None, help="download folder (default ./data/downloads)")
     parser.add_argument("--out", default="runs/cinc2017", help="run folder: cache, model, predictions")
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
