@@ -70,6 +70,23 @@ def test_time_stretch_matches_interp(x):
     np.testing.assert_allclose(out[0, 0], np.interp(t, np.arange(5000), x[0, 0]), atol=1e-5)
 
 
+def test_time_warp_is_monotonic_keeps_ends_and_moves_beats(fixture_dir):
+    import wfdb
+
+    from ecg.ops.rpeaks import r_peaks
+
+    sig = wfdb.rdrecord(str(fixture_dir / "mitdb/100"), sampto=3600).p_signal.T[None, :1].astype("float32")
+    warped = augment.time_warp(sig, rng(2), max_warp=0.15)
+    assert warped.shape == sig.shape and warped.dtype == np.float32
+    assert warped[0, 0, 0] == sig[0, 0, 0] and np.isclose(warped[0, 0, -1], sig[0, 0, -1])
+    before, after = r_peaks(sig[0, 0], 360), r_peaks(warped[0, 0], 360)
+    assert len(before) == len(after)                        # the same beats, at new places
+    shift = np.abs(after - before)
+    assert shift.max() > 5 and shift.max() < 0.15 * 3600
+    np.testing.assert_array_equal(augment.time_warp(sig, rng(2), max_warp=0.15), warped)   # seeded
+    np.testing.assert_array_equal(augment.time_warp(sig, rng(2), max_warp=0.0), sig)
+
+
 def test_random_crop_cutout_and_lead_dropout(x):
     crop = augment.random_crop(x, rng(), 1000)
     assert crop.shape == (4, 12, 1000)

@@ -100,6 +100,17 @@ class AugmentationMixin:
         return self._augment(augment.time_stretch, seed, max_stretch=max_stretch, p=p, group_by_fs=False)
 
     @action
+    def warp_time(self, max_warp=0.1, n_knots=4, p=1.0, seed=None):
+        """Smooth non-linear time warp (local speed within ``1 ± max_warp``), keeping the length.
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.time_warp, seed, max_warp=max_warp, n_knots=n_knots, p=p,
+                             group_by_fs=False)
+
+    @action
     def random_crop_signals(self, length, seed=None):
         """Crop each record (each segment) to ``length`` samples at a random start.
 

@@ -118,14 +118,43 @@ def time_stretch(x, rng, max_stretch=0.1, p=1.0):
     n = x.shape[-1]
     factor = rng.uniform(1 - max_stretch, 1 + max_stretch, size=x.shape[0])
     position = np.minimum(np.arange(n)[None] / factor[:, None], n - 1)   # (items, n_samples)
+    return _apply(x, _interpolate_at(x, position), rng, p)
+
+
+def time_warp(x, rng, max_warp=0.1, n_knots=4, p=1.0):
+    """Smooth non-linear time warp: the local speed varies in ``[1 - max_warp, 1 + max_warp]``.
+
+    Random speeds at ``n_knots`` evenly spaced knots are interpolated to every sample
+    and integrated into a monotonic time map with fixed end points, so the length,
+    the first and the last sample are kept while beats in between move by up to
+    about ``max_warp`` of the window.
+
+    Examples
+    --------
+    >>> x = np.sin(np.linspace(0, 20, 1000))[None, None]
+    >>> warped = time_warp(x, np.random.default_rng(0), max_warp=0.2)
+    >>> warped.shape, bool(np.isclose(warped[0, 0, -1], x[0, 0, -1]))
+    ((1, 1, 1000), True)
+    """
+    n = x.shape[-1]
+    speed_knots = rng.uniform(1 - max_warp, 1 + max_warp, size=(x.shape[0], n_knots))
+    grid = np.linspace(0, n - 1, n_knots)
+    speed = np.stack([np.interp(np.arange(n), grid, knots) for knots in speed_knots])
+    position = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(speed[:, :-1], axis=1)], axis=1)
+    position *= (n - 1) / position[:, -1:]
+    return _apply(x, _interpolate_at(x, position), rng, p)
+
+
+def _interpolate_at(x, position):
+    """Linear interpolation of ``x`` (items, ..., n) at per-item sample positions (items, n)."""
+    n = x.shape[-1]
     left = np.floor(position).astype(np.int64)
     right = np.minimum(left + 1, n - 1)
     frac = position - left
     shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (n,)
     left, right, frac = left.reshape(shape), right.reshape(shape), frac.reshape(shape)
-    stretched = (np.take_along_axis(x, np.broadcast_to(left, x.shape), axis=-1) * (1 - frac)
-                 + np.take_along_axis(x, np.broadcast_to(right, x.shape), axis=-1) * frac)
-    return _apply(x, stretched, rng, p)
+    return (np.take_along_axis(x, np.broadcast_to(left, x.shape), axis=-1) * (1 - frac)
+            + np.take_along_axis(x, np.broadcast_to(right, x.shape), axis=-1) * frac).astype(x.dtype)
 
 
 def random_crop(x, rng, length):
