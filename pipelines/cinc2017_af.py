@@ -110,7 +110,7 @@ def main(argv=None):
                         help="PhysioNet mirror (URL or folder); default PhysioNet")
     parser.add_argument("--data", default=None, help="download folder (default ./data/downloads)")
     parser.add_argument("--out", default="runs/cinc2017", help="run folder: cache, model, predictions")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)

@@ -1,11 +1,13 @@
 """ecg.data.download and ``ecg download``: against a real HTTP server on loopback.
 
-The server (``http.server`` in a thread, 127.0.0.1, an ephemeral port) serves either a
-small mirror built in ``tmp_path`` from fixture files, or ``../shared/data/mirror``. It
-answers ``Range`` requests, and can drop a connection halfway or answer an HTTP error.
+The server (``http.server`` in a thread, 127.0.0.1, an ephemeral port, HTTP/1.1 keep-alive)
+serves either a small mirror built in ``tmp_path`` from fixture files, a folder laid out
+like PhysioNet's ``files/`` tree (per-file mode), or ``../shared/data/mirror``. It answers
+``Range`` requests, and can drop a connection halfway or answer an HTTP error.
 """
 import hashlib
 import json
+import shutil
 import socket
 import threading
 import zipfile
@@ -17,16 +19,20 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from ecg.cli import main
-from ecg.data.download import MARKER_NAME, available, download, parse_sums, sha256sum
+from ecg.data.download import FILE_WORKERS, MARKER_NAME, available, download, parse_sums, sha256sum
 from ecg.errors import DownloadError
 
 QT_PATH = "qtdb/1.0.0/qt-database-1.0.0.zip"
+QT_PROJECT = "qtdb/1.0.0"
+QT_ROOT = "qt-database-1.0.0"
 LUDB_PATH = "ludb/1.0.1/lobachevsky-university-electrocardiography-database-1.0.1.zip"
 SERVER_LIFETIME_S = 120
 
 
 class _Handler(BaseHTTPRequestHandler):
     """GET/HEAD of files under ``server.root``, with ``Range`` and injected faults."""
+
+    protocol_version = "HTTP/1.1"
 
     def do_HEAD(self):  # noqa: N802 (http.server's naming)
         self._serve(body=False)
@@ -41,6 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server
         path = unquote(urlsplit(self.path).path)
         server.requests.append((self.command, path, self.headers.get("Range")))
+        server.peers.add(self.client_address)
         if path in server.errors:
             self.send_error(server.errors[path])
             return
@@ -87,6 +94,7 @@ class MirrorServer:
         self.httpd.daemon_threads = True
         self.httpd.root = Path(root).resolve()
         self.httpd.requests, self.httpd.errors, self.httpd.drops = [], {}, {}
+        self.httpd.peers = set()
         self.httpd.ranges = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -314,3 +322,154 @@ def test_real_ludb_zip_through_http_and_local_mirror(mirror_dir, tmp_path):
         assert len(list((root / "data").glob("*.hea"))) == 200
         assert hashlib.sha256((root / "ludb.csv").read_bytes()).hexdigest() == hashlib.sha256(
             (from_folder / "ludb.csv").read_bytes()).hexdigest()
+
+
+# Per-file mode: a folder laid out like https://physionet.org/files/, with no zip.
+
+def build_project(project, fixture_dir):
+    """Copy the fixture's sel100 files into ``project`` (one also in a subfolder, like
+    mitdb's ``x_mitdb/``) and write its ``SHA256SUMS.txt``; return the relative paths."""
+    (project / "x_qtdb").mkdir(parents=True)
+    for file in sorted((fixture_dir / "qtdb").glob("sel100.*")):
+        shutil.copyfile(file, project / file.name)
+    shutil.copyfile(fixture_dir / "qtdb" / "sel100.hea", project / "x_qtdb" / "sel100.hea")
+    files = sorted(p.relative_to(project).as_posix() for p in project.rglob("sel100.*"))
+    (project / "SHA256SUMS.txt").write_text("".join(f"{sha256sum(project / f)} {f}\n" for f in files))
+    return files
+
+
+@pytest.fixture
+def qt_files(tmp_path, fixture_dir):
+    """``tmp_path/files``, laid out like PhysioNet's files/ tree: ``qtdb/1.0.0/`` and its list."""
+    build_project(tmp_path / "files" / QT_PROJECT, fixture_dir)
+    return tmp_path / "files"
+
+
+@pytest.fixture
+def files_server(qt_files):
+    with MirrorServer(qt_files) as srv:
+        yield srv
+
+
+def assert_same_tree(root, project):
+    """``root`` holds every file that ``project``'s list names and the list, byte for byte,
+    and nothing else."""
+    expected = sorted([*parse_sums((project / "SHA256SUMS.txt").read_text()), "SHA256SUMS.txt"])
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == expected
+    for relative in expected:
+        assert (root / relative).read_bytes() == (project / relative).read_bytes()
+
+
+def test_files_mode_when_the_source_has_no_archive(files_server, qt_files, tmp_path):
+    root = download("qtdb", dest=tmp_path / "dl", mirror=files_server.url, progress=False)
+    project = qt_files / QT_PROJECT
+    assert root == tmp_path / "dl" / "qtdb" / QT_ROOT
+    assert_same_tree(root, project)
+    marker = json.loads((root.parent / MARKER_NAME).read_text())
+    assert marker["mode"] == "files" and marker["root"] == QT_ROOT and marker["files"] == 12
+    assert marker["sums_sha256"] == sha256sum(project / "SHA256SUMS.txt")
+    assert marker["source"] == f"{files_server.url}/{QT_PROJECT}/SHA256SUMS.txt"
+    assert ("HEAD", f"/{QT_PATH}", None) in files_server.requests  # the archive was looked for first
+    assert len(files_server.gets(f"{QT_PROJECT}/x_qtdb/sel100.hea")) == 1
+    # Kept-alive connections: at most one per worker, plus the HEAD and the list's GET.
+    assert len(files_server.httpd.peers) <= FILE_WORKERS + 2
+
+
+def test_files_mode_from_a_local_folder(qt_files, tmp_path):
+    root = download("qtdb", dest=tmp_path / "dl", mirror=qt_files, progress=True)
+    assert_same_tree(root, qt_files / QT_PROJECT)
+    assert json.loads((root.parent / MARKER_NAME).read_text())["mode"] == "files"
+
+
+def test_files_mode_corrupted_file_is_moved_aside(files_server, qt_files, tmp_path):
+    served = qt_files / QT_PROJECT / "sel100.dat"
+    data = bytearray(served.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    served.write_bytes(bytes(data))
+    url = f"{files_server.url}/{QT_PROJECT}/sel100.dat"
+    with pytest.raises(DownloadError, match=rf"SHA-256 mismatch for {url}"):
+        download("qtdb", dest=tmp_path, mirror=files_server.url, progress=False)
+    root = tmp_path / "qtdb" / QT_ROOT
+    assert (root / "sel100.dat.corrupt").read_bytes() == bytes(data)
+    assert not (root / "sel100.dat").exists() and not (root / "sel100.dat.part").exists()
+    assert not (tmp_path / "qtdb" / MARKER_NAME).exists()
+
+
+def test_files_mode_dropped_connection_resumes_with_range_on_next_call(files_server, qt_files, tmp_path):
+    path = f"{QT_PROJECT}/sel100.dat"
+    half = (qt_files / path).stat().st_size // 2
+    files_server.httpd.drops[f"/{path}"] = half
+    with pytest.raises(DownloadError, match="interrupted.*run the same command again"):
+        download("qtdb", dest=tmp_path, mirror=files_server.url, progress=False, retries=0)
+    root = tmp_path / "qtdb" / QT_ROOT
+    assert (root / "sel100.dat.part").stat().st_size == half
+    assert not (tmp_path / "qtdb" / MARKER_NAME).exists()
+    download("qtdb", dest=tmp_path, mirror=files_server.url, progress=False)
+    assert files_server.gets(path) == [None, f"bytes={half}-"]
+    assert_same_tree(root, qt_files / QT_PROJECT)
+
+
+def test_files_mode_second_call_transfers_nothing(files_server, tmp_path):
+    first = download("qtdb", dest=tmp_path, mirror=files_server.url, progress=False)
+    n_requests = len(files_server.requests)
+    assert download("qtdb", dest=tmp_path, mirror="http://127.0.0.1:9/unreachable", progress=False) == first
+    assert len(files_server.requests) == n_requests
+    # Without the marker, only the list is read again: the files on disk are verified, not fetched.
+    (first.parent / MARKER_NAME).unlink()
+    download("qtdb", dest=tmp_path, mirror=files_server.url, progress=False)
+    assert files_server.requests[n_requests:] == [("HEAD", f"/{QT_PATH}", None),
+                                                  ("GET", f"/{QT_PROJECT}/SHA256SUMS.txt", None)]
+
+
+def test_files_mode_missing_file_names_status_and_url(files_server, qt_files, tmp_path):
+    (qt_files / QT_PROJECT / "sel100.pu0").unlink()
+    with pytest.raises(DownloadError, match=rf"HTTP 404 .*{files_server.url}/{QT_PROJECT}/sel100.pu0"):
+        download("qtdb", dest=tmp_path, mirror=files_server.url, progress=False)
+
+
+def test_files_mode_refuses_a_path_outside_the_project(qt_files, tmp_path):
+    (qt_files / QT_PROJECT / "SHA256SUMS.txt").write_text(f"{'ab' * 32} ../../evil.txt\n")
+    with pytest.raises(DownloadError, match="outside the project folder"):
+        download("qtdb", dest=tmp_path / "dl", mirror=qt_files, progress=False)
+    assert not list(tmp_path.rglob("evil.txt*"))
+
+
+@pytest.fixture
+def both_server(qt_mirror, fixture_dir):
+    """A mirror holding the QT zip (hash in its root SHA256SUMS.txt) and the project's files."""
+    build_project(qt_mirror / QT_PROJECT, fixture_dir)
+    with MirrorServer(qt_mirror) as srv:
+        yield srv
+
+
+def test_known_archive_hash_is_preferred_to_files(both_server, tmp_path):
+    root = download("qtdb", dest=tmp_path, mirror=both_server.url, progress=False)
+    assert json.loads((root.parent / MARKER_NAME).read_text())["mode"] == "archive"
+    assert len(both_server.gets(QT_PATH)) == 1 and not both_server.gets(f"{QT_PROJECT}/sel100.dat")
+
+
+def test_unknown_archive_hash_falls_back_to_files_unless_no_verify(both_server, qt_mirror, tmp_path):
+    (qt_mirror / "SHA256SUMS.txt").unlink()
+    root = download("qtdb", dest=tmp_path / "a", mirror=both_server.url, progress=False)
+    assert json.loads((root.parent / MARKER_NAME).read_text())["mode"] == "files"
+    assert not both_server.gets(QT_PATH)
+    root = download("qtdb", dest=tmp_path / "b", mirror=both_server.url, progress=False, verify=False)
+    assert json.loads((root.parent / MARKER_NAME).read_text())["mode"] == "archive"
+
+
+def test_cli_files_flag_skips_the_archive(both_server, qt_mirror, tmp_path, capsys):
+    args = ["download", "qtdb", "--dest", str(tmp_path), "--mirror", both_server.url, "--files", "-q"]
+    assert main(args) == 0
+    root = tmp_path / "qtdb" / QT_ROOT
+    assert capsys.readouterr().out.strip() == str(root)
+    assert not both_server.gets(QT_PATH)
+    assert json.loads((root.parent / MARKER_NAME).read_text())["mode"] == "files"
+    assert_same_tree(root, qt_mirror / QT_PROJECT)
+
+
+def test_files_without_a_list_says_where_it_looked(server, tmp_path):
+    listing = f"{server.url}/{QT_PROJECT}/SHA256SUMS.txt"
+    with pytest.raises(DownloadError, match=rf"no per-file list found at {listing}"):
+        download("qtdb", dest=tmp_path, mirror=server.url, progress=False, files=True)
+    with pytest.raises(DownloadError, match="none of its archives can be fetched file by file"):
+        download("cinc2017", dest=tmp_path, mirror=server.url, progress=False, files=True)

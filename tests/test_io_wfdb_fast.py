@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 import wfdb
 
-from ecg.io import read_record
 from ecg.io.wfdb_fast import parse_header, read_digital, to_physical
 
 

@@ -1,4 +1,4 @@
-"""``ecg download``: fetch, verify and extract a PhysioNet database."""
+"""``ecg download``: fetch and verify a PhysioNet database, as an archive or file by file."""
 from pathlib import Path
 
 
@@ -9,7 +9,9 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "download", help="download, verify and extract a PhysioNet database",
         description="Download a PhysioNet database, verify its SHA-256, extract it once and "
-                    "print the extracted folder. An interrupted transfer resumes where it stopped.")
+                    "print the extracted folder. The archive is used when its SHA-256 is known; "
+                    "otherwise each file of the project is downloaded and verified against the "
+                    "project's SHA256SUMS.txt. An interrupted transfer resumes where it stopped.")
     parser.add_argument("dataset", choices=available(), help="database to download")
     parser.add_argument("--dest", type=Path, default=None,
                         help="download folder (default: $ECG_DATA_DIR, else ./data/downloads)")
@@ -18,7 +20,11 @@ def register(subparsers):
                              "(default: $ECG_MIRROR, else PhysioNet)")
     parser.add_argument("--force", action="store_true", help="download and extract again")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
-                        help="accept an archive whose SHA-256 no checksum list knows")
+                        help="accept an archive whose SHA-256 no checksum list knows (instead of "
+                             "downloading file by file)")
+    parser.add_argument("--files", action="store_true",
+                        help="skip the archive: download each file listed in the project's "
+                             "<db>/<version>/SHA256SUMS.txt and verify it")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -28,6 +34,6 @@ def run(args):
     from ecg.data.download import download
 
     root = download(args.dataset, dest=args.dest, mirror=args.mirror, progress=not args.quiet,
-                    force=args.force, verify=args.verify)
+                    force=args.force, verify=args.verify, files=args.files)
     print(root)
     return 0

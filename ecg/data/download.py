@@ -3,12 +3,28 @@
 What each database is made of lives in a manifest, ``ecg/data/manifests/<name>.json``:
 its archives (tried in order), where PhysioNet serves each (``url``), where a mirror
 keeps it (``path``, laid out like ``https://physionet.org/files/<db>/<version>/``), the
-top folder it extracts to (``root``) and the SHA-256 hashes known to be good.
+top folder it extracts to (``root``), the SHA-256 hashes known to be good and, for an
+archive that holds a whole PhysioNet project, that project's folder (``files``, e.g.
+``"mitdb/1.0.0"``).
 
-A download goes through these steps:
+A database arrives in one of two modes, and either way lands in ``<dest>/<name>/<root>/``:
+
+- **archive**: the zip, verified by its SHA-256, then extracted. Used when the archive's
+  hash is known: the source's ``SHA256SUMS.txt`` lists it (a mirror's, or PhysioNet's for
+  an archive that is a file of a project, like CinC 2017's ``training2017.zip``) or the
+  manifest does. With ``verify=False`` (``--no-verify``) an archive of unknown hash is
+  taken too.
+- **files**: PhysioNet builds its whole-project zips on demand and publishes no hash for
+  them, but ``<files>/SHA256SUMS.txt`` lists the hash of every file of the project. When
+  the archive's hash is unknown (or it is absent, or ``files=True`` / ``--files`` asks for
+  it) and the source has that list, every file it names is downloaded from ``<files>/``
+  and verified on its own. The list is checked against nothing but the transport (HTTPS
+  from PhysioNet); the files are checked against the list.
+
+An archive download goes through these steps:
 
 1. If ``<dest>/<name>/.ecg-download.json`` (the marker) exists and its extracted folder
-   is there, return that folder: nothing is read from the network.
+   is there, return that folder: nothing is read from the network (in both modes).
 2. Find the expected SHA-256: the source's ``SHA256SUMS.txt`` (next to the archive, and at
    a mirror's root) if it lists the archive, else the manifest's known hashes.
 3. Transfer into ``<archive>.part``, resuming an interrupted transfer with an HTTP
@@ -16,7 +32,19 @@ A download goes through these steps:
 4. Hash the file. On a mismatch it is moved aside to ``<archive>.corrupt`` and never used;
    on a match it is renamed to ``<archive>`` (atomic on one file system).
 5. Extract into a temporary folder, rename the archive's top folder into place, then
-   write the marker with the verified hash.
+   write the marker with the verified hash (``"mode": "archive"``).
+
+A per-file download goes through these steps:
+
+1. Read ``<files>/SHA256SUMS.txt`` from the source; refuse a path in it that leaves the
+   project folder.
+2. With :data:`FILE_WORKERS` threads, each keeping one HTTP connection alive from file to
+   file: skip a file already in ``<root>/`` whose hash matches; else transfer it into
+   ``<file>.part`` (resumed with ``Range``, retried when dropped), hash it, and rename it
+   into place, or move it aside to ``<file>.corrupt`` on a mismatch. The first failure
+   stops the run; files verified so far stay, so running again resumes.
+3. Once every file is verified, save the list as ``<root>/SHA256SUMS.txt`` (as the zip
+   has it) and write the marker with ``"mode": "files"`` and the list's own SHA-256.
 
 Every failure raises :class:`ecg.errors.DownloadError` saying what happened and what to do.
 
@@ -26,17 +54,22 @@ Examples
 >>> root = download("ludb", dest="data/downloads", mirror="../shared/data/mirror")  # doctest: +SKIP
 >>> sorted(p.name for p in root.iterdir())[:3]                                        # doctest: +SKIP
 ['ANNOTATORS', 'LICENSE.txt', 'README']
+>>> root = download("mitdb", dest="data/downloads", files=True)  # PhysioNet, per file # doctest: +SKIP
 """
 import errno
 import hashlib
+import http.client
 import json
 import os
 import shutil
 import socket
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass
 from http.client import HTTPException
 from importlib import resources
@@ -52,6 +85,8 @@ DEFAULT_DEST = Path("data") / "downloads"
 SUMS_NAME = "SHA256SUMS.txt"
 MARKER_NAME = ".ecg-download.json"
 CHUNK = 1 << 20
+FILE_WORKERS = 4
+MAX_REDIRECTS = 5
 USER_AGENT = f"ecg/{__version__} (+https://physionet.org)"
 
 
@@ -72,6 +107,10 @@ class Archive:
     mirror_sha256 : tuple of str
         Known hashes of archives found good at ``path`` under a mirror (a mirror may
         also hold PhysioNet's own archive, so it accepts both lists).
+    files : str or None
+        The project folder whose every file the archive holds under ``root``, e.g.
+        ``"mitdb/1.0.0"``: its ``SHA256SUMS.txt`` allows a per-file download. ``None``
+        when the archive is not a whole project (CinC 2017's ``training2017.zip``).
     """
 
     path: str
@@ -79,6 +118,7 @@ class Archive:
     root: str
     physionet_sha256: tuple = ()
     mirror_sha256: tuple = ()
+    files: str | None = None
 
     @property
     def filename(self):
@@ -110,13 +150,17 @@ def manifest(name):
 def archives(name):
     """Return the :class:`Archive` list of database ``name``, in the order they are tried."""
     return [Archive(a["path"], a.get("url"), a["root"], tuple(a["sha256"].get("physionet", ())),
-                    tuple(a["sha256"].get("mirror", ())))
+                    tuple(a["sha256"].get("mirror", ())), a.get("files"))
             for a in manifest(name)["archives"]]
 
 
 def download(name, dest=None, mirror=None, progress=True, force=False, verify=True,
-             retries=3, timeout=60):
-    """Download, verify and extract database ``name``; return its extracted root folder.
+             retries=3, timeout=60, files=False):
+    """Download and verify database ``name``; return its extracted root folder.
+
+    The archive is used when its SHA-256 is known; otherwise, when the source has the
+    project's ``SHA256SUMS.txt``, each file is downloaded and verified on its own (see the
+    module docstring for both modes).
 
     Parameters
     ----------
@@ -131,15 +175,19 @@ def download(name, dest=None, mirror=None, progress=True, force=False, verify=Tr
     progress : bool
         Show tqdm progress bars (on stderr).
     force : bool
-        Verify and extract again even if the marker says it is done (the archive is
-        transferred anew unless the copy on disk still matches its hash).
+        Verify again even if the marker says it is done: an archive is extracted again
+        (and transferred anew unless the copy on disk still matches its hash); in per-file
+        mode every file is hashed again and only the missing or damaged ones transferred.
     verify : bool
         If False, accept an archive whose SHA-256 no source knows (its hash is still
-        recorded in the marker). A known hash is always checked.
+        recorded in the marker) instead of falling back to per-file mode. A known hash is
+        always checked, and per-file mode always verifies.
     retries : int
-        How many times a dropped connection is resumed before giving up.
+        How many times a dropped connection is resumed (per file) before giving up.
     timeout : float
         Seconds to wait for the server on each request.
+    files : bool
+        Skip the archive and download file by file from the project's ``SHA256SUMS.txt``.
 
     Returns
     -------
@@ -149,8 +197,9 @@ def download(name, dest=None, mirror=None, progress=True, force=False, verify=Tr
     Raises
     ------
     DownloadError
-        Unknown name; no network; HTTP error; archive on none of the tried URLs; SHA-256
-        mismatch (the file is moved to ``*.corrupt``); disk full; a bad archive.
+        Unknown name; no network; HTTP error; neither an archive nor a file list on the
+        tried URLs; unknown archive hash and no file list; SHA-256 mismatch (the file is
+        moved to ``*.corrupt``); disk full; a bad archive or file list.
     """
     candidates = archives(name)
     dest = Path(dest if dest is not None else os.environ.get("ECG_DATA_DIR") or DEFAULT_DEST)
@@ -161,20 +210,41 @@ def download(name, dest=None, mirror=None, progress=True, force=False, verify=Tr
         if root is not None:
             return root
     source = _Source(mirror, timeout)
-    tried = []
+    tried_archives, tried_lists = [], []
     for archive in candidates:
-        location = source.locate(archive)
-        if location is None or not source.exists(location):
-            tried.append(str(location or f"{archive.filename} (PhysioNet does not serve it)"))
-            continue
-        _makedirs(folder)
-        expected = source.expected_sha256(archive, location)
-        file, digest = _fetch_verified(source, location, folder / archive.filename, expected,
-                                       verify, retries, progress, name)
-        return _extract(file, folder, archive.root, digest, location, progress, name)
+        location = None
+        if not files:
+            location = source.locate(archive)
+            if location is None or not source.exists(location):
+                tried_archives.append(str(location or f"{archive.filename} (PhysioNet does not serve it)"))
+                location = None
+            elif (expected := source.expected_sha256(archive, location)) or not verify:
+                _makedirs(folder)
+                file, digest = _fetch_verified(source, location, folder / archive.filename, expected,
+                                               retries, progress, name)
+                return _extract(file, folder, archive.root, digest, location, progress, name)
+        if archive.files is not None:
+            sums_location, listing = source.file_list(archive)
+            if listing is not None:
+                _makedirs(folder)
+                return _fetch_files(source, archive, folder, sums_location, listing, retries,
+                                    progress, name)
+            tried_lists.append(str(sums_location))
+        if location is not None:
+            raise DownloadError(
+                f"no known SHA-256 for {location}: neither the source's {SUMS_NAME} nor "
+                f"ecg/data/manifests/{name}.json lists it, and the source has no per-file list "
+                f"({SUMS_NAME} of the project) to verify each file instead. Add the archive's hash "
+                f"to the manifest, use a mirror whose {SUMS_NAME} lists it, or pass verify=False "
+                f"(--no-verify) to accept it unchecked")
+    if not tried_archives and not tried_lists:
+        raise DownloadError(f"dataset {name!r}: none of its archives can be fetched file by file "
+                            f"(no 'files' entry in ecg/data/manifests/{name}.json): leave out --files")
+    found = [f"no archive found at {', '.join(tried_archives)}"] if tried_archives else []
+    found += [f"no per-file list found at {', '.join(tried_lists)}"] if tried_lists else []
     raise DownloadError(
-        f"dataset {name!r}: no archive found at {', '.join(tried)}; check that the mirror "
-        f"holds one of them (laid out like {PHYSIONET}/<db>/<version>/), or use another --mirror")
+        f"dataset {name!r}: {'; '.join(found)}; check that the mirror holds one of them (laid out "
+        f"like {PHYSIONET}/<db>/<version>/), or use another --mirror")
 
 
 def sha256sum(path, progress=False, desc=None):
@@ -219,7 +289,7 @@ def _marked_root(folder):
 
 
 class _Source:
-    """Where archives come from: PhysioNet, an HTTP(S) mirror or a local folder."""
+    """Where archives and files come from: PhysioNet, an HTTP(S) mirror or a local folder."""
 
     def __init__(self, mirror, timeout):
         self.timeout = timeout
@@ -244,6 +314,18 @@ class _Source:
         if self.mirror is not None:
             return f"{self.mirror}/{archive.path}"
         return archive.url
+
+    def file_location(self, archive, relative):
+        """Return the URL or local path of file ``relative`` of ``archive``'s project folder."""
+        if self.local is not None:
+            return self.local / archive.files / relative
+        base = self.mirror if self.mirror is not None else PHYSIONET
+        return f"{base}/{archive.files}/{urllib.parse.quote(relative)}"
+
+    def file_list(self, archive):
+        """Return (location, bytes) of the project's SHA256SUMS.txt; bytes are None if it is absent."""
+        location = self.file_location(archive, SUMS_NAME)
+        return location, self._read_bytes(location)
 
     def exists(self, location):
         """Tell whether ``location`` is there (an HTTP ``HEAD`` request for a URL)."""
@@ -279,11 +361,16 @@ class _Source:
 
     def _read_text(self, location):
         """Return the text at ``location``, or None if it is not there."""
+        data = self._read_bytes(location)
+        return None if data is None else data.decode("utf-8", errors="replace")
+
+    def _read_bytes(self, location):
+        """Return the content of ``location``, or None if it is not there."""
         if isinstance(location, Path):
-            return location.read_text(encoding="utf-8") if location.is_file() else None
+            return location.read_bytes() if location.is_file() else None
         try:
             with self.open(location) as response:
-                return response.read().decode("utf-8", errors="replace")
+                return response.read()
         except HttpError as exc:
             if exc.status in (403, 404, 410):
                 return None
@@ -300,11 +387,75 @@ class _Source:
             exc.close()
             raise HttpError(exc.code, exc.reason, url) from None
         except (urllib.error.URLError, OSError, HTTPException) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise DownloadError(
-                f"cannot reach {url} ({reason}). No network? Download the archive on a machine "
-                f"that has one and point --mirror (or ECG_MIRROR) at a folder or URL laid out like "
-                f"{PHYSIONET}/<db>/<version>/") from exc
+            raise _unreachable(url, exc) from exc
+
+
+def _unreachable(url, exc):
+    reason = getattr(exc, "reason", exc)
+    return DownloadError(
+        f"cannot reach {url} ({reason}). No network? Download the archive on a machine "
+        f"that has one and point --mirror (or ECG_MIRROR) at a folder or URL laid out like "
+        f"{PHYSIONET}/<db>/<version>/")
+
+
+class _Connection:
+    """The HTTP(S) connections of one thread, one per host, kept alive from request to request.
+
+    Many small files over one connection each skip a TCP and TLS handshake per file.
+    """
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.hosts = {}
+
+    def open(self, url, offset=0):
+        """GET ``url`` from byte ``offset``; return the response, which must be read to its end
+        (or the connection closed with :meth:`close`). Follows redirects."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._get(url, offset)
+            location = response.getheader("Location")
+            if response.status in (301, 302, 303, 307, 308) and location:
+                response.read()
+                url = urllib.parse.urljoin(url, location)
+                continue
+            if response.status >= 400:
+                response.read()
+                raise HttpError(response.status, response.reason, url)
+            return response
+        raise DownloadError(f"more than {MAX_REDIRECTS} redirects for {url}: use another --mirror")
+
+    def _get(self, url, offset):
+        parts = urllib.parse.urlsplit(url)
+        conn = self.hosts.get((parts.scheme, parts.netloc))
+        if conn is None:
+            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            conn = self.hosts[(parts.scheme, parts.netloc)] = kind(parts.netloc, timeout=self.timeout)
+        headers = {"User-Agent": USER_AGENT}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        # A kept-alive connection the server has closed since fails on first use: open a new one.
+        reused = conn.sock is not None
+        while True:
+            if conn.sock is None:
+                try:
+                    conn.connect()
+                except OSError as exc:
+                    conn.close()
+                    raise _unreachable(url, exc) from exc
+            try:
+                conn.request("GET", target, headers=headers)
+                return conn.getresponse()
+            except (HTTPException, OSError) as exc:
+                conn.close()
+                if not reused:
+                    raise _Interrupted(f"{type(exc).__name__}: {exc}") from None
+                reused = False
+
+    def close(self):
+        """Close every connection (a later request opens a new one)."""
+        for conn in self.hosts.values():
+            conn.close()
 
 
 class HttpError(DownloadError):
@@ -328,30 +479,40 @@ class _Interrupted(Exception):
     """A transfer stopped before its end; the partial file is kept for a resume."""
 
 
-def _fetch_verified(source, location, target, expected, verify, retries, progress, name):
-    """Make sure ``target`` holds a verified copy of ``location``; return (path, sha256)."""
-    if not expected and verify:
-        raise DownloadError(
-            f"no known SHA-256 for {location}: neither the source's {SUMS_NAME} nor "
-            f"ecg/data/manifests/{name}.json lists it. Add its hash to the manifest, use a mirror "
-            f"whose {SUMS_NAME} lists it, or pass verify=False (--no-verify) to accept it unchecked")
+def _fetch_verified(source, location, target, expected, retries, progress, name):
+    """Make sure ``target`` holds a copy of ``location`` whose hash is in ``expected`` (any
+    hash if it is empty); return (path, sha256)."""
     if target.is_file():
         digest = sha256sum(target, progress, desc=f"{name}: verifying {target.name}")
         if not expected or digest in expected:
             return target, digest
         _move_aside(target)
+    digest = _transfer_verified(source.open, location, target, expected, retries,
+                                _bytes_bar(f"{name}: {target.name}", progress),
+                                progress=progress, desc=f"{name}: verifying {target.name}")
+    return target, digest
+
+
+def _transfer_verified(open_at, location, target, expected, retries, bar, sync=True, on_drop=None,
+                       progress=False, desc=None):
+    """Transfer ``location`` into ``<target>.part`` (resumed, retried ``retries`` times after a
+    drop, calling ``on_drop`` each time), hash it and rename it to ``target`` if its hash is in
+    ``expected`` (any hash if it is empty); return the hash. ``open_at``, ``bar``, ``sync``: see
+    :func:`_transfer`; ``progress``, ``desc``: the hashing bar."""
     part = target.with_name(target.name + ".part")
     for attempt in range(retries + 1):
         try:
-            _transfer(source, location, part, progress, f"{name}: {target.name}")
+            _transfer(open_at, location, part, bar, sync)
             break
         except _Interrupted as exc:
+            if on_drop is not None:
+                on_drop()
             if attempt == retries:
                 raise DownloadError(
                     f"the transfer of {location} was interrupted ({exc}) after {retries + 1} "
                     f"attempt(s); the partial file {part} is kept: run the same command again to "
                     f"resume it") from None
-    digest = sha256sum(part, progress, desc=f"{name}: verifying {target.name}")
+    digest = sha256sum(part, progress, desc=desc)
     if expected and digest not in expected:
         corrupt = _move_aside(part, target)
         raise DownloadError(
@@ -359,7 +520,96 @@ def _fetch_verified(source, location, target, expected, verify, retries, progres
             f"{digest}. The file was moved aside to {corrupt} and is not used; run again to "
             f"download it afresh, and if it fails again the source is damaged: use another --mirror")
     os.replace(part, target)
-    return target, digest
+    return digest
+
+
+def _fetch_files(source, archive, folder, sums_location, listing, retries, progress, name):
+    """Download into ``folder/<root>/`` every file that ``listing`` (the bytes of the project's
+    SHA256SUMS.txt, read from ``sums_location``) names, each verified; write the marker and
+    return that root folder."""
+    sums = parse_sums(listing.decode("utf-8", errors="replace"))
+    if not sums:
+        raise DownloadError(f"{sums_location} lists no file with its SHA-256: it is not a PhysioNet "
+                            f"checksum list; use another --mirror, or leave out --files")
+    for relative in sums:
+        parts = PurePosixPath(relative).parts
+        if not parts or relative.startswith("/") or "\\" in relative or ".." in parts:
+            raise DownloadError(f"{sums_location} lists {relative!r}, a path outside the project "
+                                f"folder: the list is not a PhysioNet one, use another --mirror")
+    root = folder / archive.root
+    with tqdm(total=len(sums), unit="file", desc=f"{name}: files", disable=not progress) as bar:
+        fetcher = _FileFetcher(source, archive, root, retries, bar)
+        pool = ThreadPoolExecutor(FILE_WORKERS, thread_name_prefix="ecg-download")
+        try:
+            for future in as_completed([pool.submit(fetcher.fetch, relative, digest)
+                                        for relative, digest in sums.items()]):
+                future.result()
+                with fetcher.lock:
+                    bar.update(1)
+        finally:
+            # The first failure stops the run: files not started yet are left for the next one.
+            pool.shutdown(cancel_futures=True)
+            fetcher.close()
+    if hasattr(os, "sync"):  # Unix only
+        os.sync()
+    _write_atomic(root / SUMS_NAME, listing)
+    _write_marker(folder, {"dataset": name, "mode": "files", "files": len(sums),
+                           "sums_sha256": hashlib.sha256(listing).hexdigest(),
+                           "source": str(sums_location), "root": archive.root})
+    return root
+
+
+class _FileFetcher:
+    """Fetches verified files of ``archive``'s project into ``root``, from several threads.
+
+    Each thread keeps its own :class:`_Connection`; ``bar`` shows the bytes received.
+    """
+
+    def __init__(self, source, archive, root, retries, bar):
+        self.source, self.archive, self.root, self.retries, self.bar = source, archive, root, retries, bar
+        self.lock = threading.Lock()
+        self.received = 0
+        self.connections = []
+        self.local = threading.local()
+
+    def fetch(self, relative, digest):
+        """Make sure ``root/relative`` is there with SHA-256 ``digest``; skip it if it already is."""
+        target = self.root / relative
+        if target.is_file() and sha256sum(target) == digest:
+            return
+        _makedirs(target.parent)
+        connection = self._connection()
+        try:
+            # No fsync per file (thousands of them): _fetch_files syncs once before the marker.
+            _transfer_verified(connection.open, self.source.file_location(self.archive, relative),
+                               target, {digest}, self.retries, self._counter, sync=False,
+                               on_drop=connection.close)
+        except BaseException:
+            connection.close()  # a response left half read would garble the next one
+            raise
+
+    def update(self, n):
+        """Count ``n`` more bytes received (the ``bar`` protocol of :func:`_transfer`)."""
+        with self.lock:
+            self.received += n
+            self.bar.set_postfix_str(f"{tqdm.format_sizeof(self.received, 'B', 1024)} received",
+                                     refresh=False)
+
+    def close(self):
+        """Close the connections of every thread."""
+        for connection in self.connections:
+            connection.close()
+
+    def _counter(self, offset, total):
+        return nullcontext(self)
+
+    def _connection(self):
+        connection = getattr(self.local, "connection", None)
+        if connection is None:
+            connection = self.local.connection = _Connection(self.source.timeout)
+            with self.lock:
+                self.connections.append(connection)
+        return connection
 
 
 def _move_aside(path, target=None):
@@ -370,10 +620,13 @@ def _move_aside(path, target=None):
     return corrupt
 
 
-def _transfer(source, location, part, progress, desc):
+def _transfer(open_at, location, part, bar, sync=True):
     """Append ``location`` to ``part`` from the byte where ``part`` ends.
 
-    Raises ``_Interrupted`` when the connection drops (``part`` keeps what arrived).
+    ``open_at(url, offset)`` opens a URL from a byte; ``bar(offset, total)`` returns a
+    context manager whose ``update(n)`` counts the bytes received; ``sync`` flushes the
+    file to disk before returning. Raises ``_Interrupted`` when the connection drops
+    (``part`` keeps what arrived).
     """
     offset = part.stat().st_size if part.exists() else 0
     if isinstance(location, Path):
@@ -383,10 +636,10 @@ def _transfer(source, location, part, progress, desc):
         _check_space(part.parent, total - offset, part)
         with open(location, "rb") as src:
             src.seek(offset)
-            _copy(iter(lambda: src.read(CHUNK), b""), part, offset, total, progress, desc)
+            _copy(iter(lambda: src.read(CHUNK), b""), part, offset, bar(offset, total), sync)
         return
     try:
-        response = source.open(location, offset)
+        response = open_at(location, offset)
     except HttpError as exc:
         if exc.status != 416:
             raise
@@ -399,10 +652,16 @@ def _transfer(source, location, part, progress, desc):
         total = offset + length if length is not None else None
         if length is not None:
             _check_space(part.parent, length, part)
-        _copy(_read_chunks(response), part, offset, total, progress, desc)
+        _copy(_read_chunks(response), part, offset, bar(offset, total), sync)
         received = part.stat().st_size
         if total is not None and received < total:
             raise _Interrupted(f"{received} of {total} bytes received")
+
+
+def _bytes_bar(desc, progress):
+    """A ``bar`` for :func:`_transfer`: one tqdm bar of bytes per transfer."""
+    return lambda offset, total: tqdm(total=total, initial=offset, unit="B", unit_scale=True,
+                                      unit_divisor=1024, desc=desc, disable=not progress)
 
 
 def _resume_offset(status, content_range, offset):
@@ -435,20 +694,21 @@ def _read_chunks(response):
         yield block
 
 
-def _copy(chunks, part, offset, total, progress, desc):
-    """Write ``chunks`` to ``part`` (truncated to ``offset`` bytes first), with a progress bar."""
+def _copy(chunks, part, offset, bar, sync):
+    """Write ``chunks`` to ``part`` (truncated to ``offset`` bytes first), counting them on
+    the context manager ``bar``; ``sync``: flush to disk."""
     mode = "r+b" if offset and part.exists() else "wb"
-    with tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-              desc=desc, disable=not progress) as bar:
+    with bar as counter:
         try:
             with open(part, mode) as out:
                 out.seek(offset)
                 out.truncate()
                 for block in chunks:
                     out.write(block)
-                    bar.update(len(block))
-                out.flush()
-                os.fsync(out.fileno())
+                    counter.update(len(block))
+                if sync:
+                    out.flush()
+                    os.fsync(out.fileno())
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise _disk_full(part) from exc
@@ -498,12 +758,24 @@ def _extract(archive, folder, root, digest, location, progress, name):
         raise DownloadError(f"cannot extract {archive} into {folder}: {exc}") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    marker = {"dataset": name, "archive": archive.name, "sha256": digest,
-              "source": str(location), "root": root}
-    tmp_marker = folder / (MARKER_NAME + ".tmp")
-    tmp_marker.write_text(json.dumps(marker, indent=2), encoding="utf-8")
-    os.replace(tmp_marker, folder / MARKER_NAME)
+    _write_marker(folder, {"dataset": name, "mode": "archive", "archive": archive.name,
+                           "sha256": digest, "source": str(location), "root": root})
     return final
+
+
+def _write_marker(folder, marker):
+    _write_atomic(folder / MARKER_NAME, json.dumps(marker, indent=2).encode("utf-8"))
+
+
+def _write_atomic(path, data):
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise _disk_full(path) from exc
+        raise DownloadError(f"cannot write {path}: {exc}") from exc
 
 
 def _check_members(members, root, archive):
