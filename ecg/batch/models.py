@@ -101,8 +101,8 @@ class ModelMixin:
             ``self``.
         """
         model = self._model(model_name)
-        x = self.model_inputs(x if x is not None else None)
-        y = self.model_targets(y if y is not None else None)
+        x = self.model_inputs(x)
+        y = self.model_targets(y)
         if metrics is not None:
             names = [metrics] if isinstance(metrics, str) or callable(metrics) else list(metrics)
             metrics = [{"name": n, **metric_kwargs} if isinstance(n, str) else n for n in names]
