@@ -42,9 +42,13 @@ def _header(base):
             raise RecordError(name, f"unknown record format {ext!r}: ecg reads WFDB records (a .hea header "
                                     "with .dat or .mat signal files) and EDF files (.edf)")
         raise RecordError(name, f"header file not found: {base}.hea")
-    _check_record_line(base)
-    with open(base + ".hea", encoding="latin-1") as file:
-        header = parse_header(file.read())
+    try:
+        with open(base + ".hea", encoding="latin-1") as file:
+            text = file.read()
+    except OSError as exc:
+        raise RecordError(name, f"unreadable header {base}.hea: {exc}") from exc
+    _check_record_line(base, text)
+    header = parse_header(text)
     if header is not None and header.fast:
         return header
     try:
@@ -53,18 +57,14 @@ def _header(base):
         raise RecordError(name, f"unreadable header {base}.hea: {type(exc).__name__}: {exc}") from exc
 
 
-def _check_record_line(base):
-    """Check the sampling frequency on the header's record line before wfdb parses it.
+def _check_record_line(base, text):
+    """Check the sampling frequency on the record line of header ``text`` before it is parsed.
 
     wfdb assumes 250 Hz when the field is missing and also when it does not parse (a
     negative rate), which would silently give wrong times; here both are errors.
     """
     name = os.path.basename(base)
-    try:
-        with open(base + ".hea", encoding="latin-1") as file:
-            lines = [line.split("#", 1)[0].split() for line in file]
-    except OSError as exc:
-        raise RecordError(name, f"unreadable header {base}.hea: {exc}") from exc
+    lines = [line.split("#", 1)[0].split() for line in text.splitlines()]
     fields = next((line for line in lines if line), None)
     if fields is None:
         raise RecordError(name, f"header {base}.hea is empty")
