@@ -8,7 +8,8 @@ HERE = Path(__file__).parent
 TEST = [
     "tensorflow-cpu==2.21.0", "keras==3.15.1",
     "jax==0.10.2", "jaxlib==0.10.2",
-    "pytest>=8", "pytest-xdist>=3.5", "hypothesis>=6.100",
+    "pytest>=8", "pytest-xdist>=3.5", "pytest-timeout>=2.2", "hypothesis>=6.100",
+    "pyflakes>=3",
 ]
 
 setup(
@@ -31,6 +32,7 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.8",
         "pyyaml>=6",
+        "scikit-learn>=1.4",
     ],
     extras_require={
         # Keras 3 on TensorFlow (the default backend on CPU).
@@ -38,7 +40,7 @@ setup(
         # Keras 3 on JAX (backend-agnostic model tests, GPU benchmarks).
         "jax": ["keras==3.15.1", "jax==0.10.2", "jaxlib==0.10.2"],
         "test": TEST,
-        "dev": TEST + ["pyflakes>=3"],
+        "dev": TEST,
     },
     entry_points={"console_scripts": ["ecg=ecg.cli:main"]},
 )
