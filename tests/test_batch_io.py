@@ -49,6 +49,25 @@ def test_npz_dump_and_load_round_trip(fixture_dir, tmp_path):
         ds.create_batch(batch.indices).load(src=str(tmp_path), fmt="npz", components="target")
 
 
+def test_npz_round_trip_of_split_masks_and_annotations(fixture_dir, tmp_path):
+    ds = EcgDataset(path=str(fixture_dir / "ludb/*.hea"))
+    batch = (ds.next_batch(2, shuffle=False)
+             .load(fmt="wfdb", components=["signal", "meta", "annotation"], ann_ext="ii")
+             .annotation_to_mask("ii").split_signals(1000))
+    batch.dump(dst=str(tmp_path), fmt="npz")
+    back = ds.create_batch(batch.indices).load(src=str(tmp_path), fmt="npz",
+                                               components=["signal", "meta", "annotation", "target"])
+    for i in range(2):
+        np.testing.assert_array_equal(back.target[i], batch.target[i])
+        assert back.target[i].shape == (5, 1000) and back.meta[i]["per_sample_target"]
+        assert len(back.annotation[i]["ii"]) == 5
+        for seg_back, seg in zip(back.annotation[i]["ii"], batch.annotation[i]["ii"]):
+            np.testing.assert_array_equal(seg_back["sample"], seg["sample"])
+            np.testing.assert_array_equal(seg_back["symbol"], seg["symbol"])
+    unstacked = back.unstack_signals()
+    np.testing.assert_array_equal(unstacked.target[3], batch.target[0][3])
+
+
 def test_bad_records_and_labels_are_named(fixture_dir, tmp_path):
     ds = EcgDataset(path=str(fixture_dir / "cinc2017/*.hea"))
     batch = ds.next_batch(2, shuffle=False)

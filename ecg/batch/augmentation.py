@@ -8,7 +8,7 @@ functions are in :mod:`ecg.ops.augment`.
 import numpy as np
 from batchflow import action
 
-from ecg.ops import augment
+from ecg.ops import alignment, augment, segments
 
 
 class AugmentationMixin:
@@ -17,6 +17,20 @@ class AugmentationMixin:
     def _augment(self, func, seed, *, group_by_fs=True, **kwargs):
         rng = self.random if seed is None else np.random.default_rng(seed)
         self.set_component("signal", self.map_signals(func, rng=rng, group_by_fs=group_by_fs, **kwargs))
+        return self
+
+    def _move(self, make_maps, seed, action_name, **kwargs):
+        """Resample every signal at the sample maps ``make_maps(n_items, n_samples, rng, **kwargs)``
+        and move annotations and per-sample targets by the same maps."""
+        rng = self.random if seed is None else np.random.default_rng(seed)
+
+        def moved(x):
+            maps = make_maps(len(x), x.shape[-1], rng, **kwargs)
+            return alignment.interpolate_at(x, maps), maps
+
+        signals, maps = self.map_signals(moved, group_by_fs=False, with_maps=True)
+        self.set_component("signal", signals)
+        self.align_to(maps, action_name)
         return self
 
     @action
@@ -93,26 +107,32 @@ class AugmentationMixin:
     def stretch_time(self, max_stretch=0.1, p=1.0, seed=None):
         """Stretch or compress time by up to ``max_stretch`` (fraction), keeping the length.
 
+        Annotations and per-sample targets move with the samples (marks pushed past
+        the end are dropped).
+
         Returns
         -------
         self
         """
-        return self._augment(augment.time_stretch, seed, max_stretch=max_stretch, p=p, group_by_fs=False)
+        return self._move(augment.stretch_maps, seed, "stretch_time", max_stretch=max_stretch, p=p)
 
     @action
     def warp_time(self, max_warp=0.1, n_knots=4, p=1.0, seed=None):
         """Smooth non-linear time warp (local speed within ``1 ± max_warp``), keeping the length.
 
+        Annotations and per-sample targets move with the samples.
+
         Returns
         -------
         self
         """
-        return self._augment(augment.time_warp, seed, max_warp=max_warp, n_knots=n_knots, p=p,
-                             group_by_fs=False)
+        return self._move(augment.warp_maps, seed, "warp_time", max_warp=max_warp, n_knots=n_knots, p=p)
 
     @action
     def random_crop_signals(self, length, seed=None):
         """Crop each record (each segment) to ``length`` samples at a random start.
+
+        Annotations and per-sample targets are cropped with the signal.
 
         Returns
         -------
@@ -120,12 +140,23 @@ class AugmentationMixin:
 
         Raises
         ------
-        ValueError
+        SignalError
             If a signal is shorter than ``length``.
         """
-        self._augment(augment.random_crop, seed, length=length, group_by_fs=False)
+        rng = self.random if seed is None else np.random.default_rng(seed)
+
+        def crop(x):
+            starts = augment.crop_starts(len(x), x.shape[-1], rng, length)
+            return segments.take_windows(x, starts[:, None], length)[:, 0], alignment.window_maps(starts, length)
+
+        signals, maps = self.map_signals(crop, group_by_fs=False, with_maps=True)
+        self.set_component("signal", signals)
+        self.align_to(maps, "random_crop_signals")
         for meta, sig in zip(self.meta, self.signal):
-            meta["n_samples"] = sig.shape[-1]
+            if sig.ndim == 2:
+                meta["n_samples"] = sig.shape[-1]
+            else:
+                meta["segment_length"] = sig.shape[-1]
         return self
 
     @action

@@ -11,8 +11,11 @@ import numpy as np
 from batchflow import Batch, DatasetIndex
 
 from ecg.errors import RecordError
+from ecg.ops import alignment
 
 COMPONENTS = ("signal", "annotation", "meta", "target")
+# meta key set by actions that make a per-sample target (annotation_to_mask)
+PER_SAMPLE_TARGET = "per_sample_target"
 
 
 def object_array(items):
@@ -79,7 +82,9 @@ class EcgBatchBase(Batch):
     ``annotation``
         dict mapping an annotator extension (``"atr"``, ``"i"``, ...) to a dict with
         ``sample`` (int64 sample indices at the record's ``fs``), ``symbol`` (str array)
-        and ``aux_note`` (str array). Empty dict when no annotation was loaded.
+        and ``aux_note`` (str array). Empty dict when no annotation was loaded. After a
+        split, each extension maps to a list with one such dict per segment, samples
+        counted from the segment's first sample.
     ``meta``
         dict with ``record`` (name), ``fs`` (Hz), ``units`` and ``sig_name`` (one per
         lead), ``n_samples``, ``path`` (header path without extension) and, where the
@@ -87,7 +92,9 @@ class EcgBatchBase(Batch):
     ``target``
         the label of the record: a class name (str) as loaded, then a class index
         or a one-hot float32 vector after a label action; repeated per segment
-        (``(n_segments, ...)``) after a split.
+        (``(n_segments, ...)``) after a split. A per-sample target (a wave mask from
+        ``annotation_to_mask``, flagged by ``meta["per_sample_target"]``) is
+        ``(..., n_samples)`` and is cut, padded and moved with the signal.
 
     The attribute ``classes`` (tuple of class names or ``None``) says what the columns
     of a one-hot ``target`` mean; models store it so predictions can be named.
@@ -126,7 +133,7 @@ class EcgBatchBase(Batch):
         setattr(self, name, object_array(list(items)))
 
     # --- the engine --------------------------------------------------------------------
-    def map_signals(self, func, *args, src="signal", group_by_fs=True, **kwargs):
+    def map_signals(self, func, *args, src="signal", group_by_fs=True, with_maps=False, **kwargs):
         """Apply ``func`` to every signal, batching items of equal shape and ``fs``.
 
         ``func(x, *args, fs=fs, **kwargs)`` receives ``x`` of shape ``(n, n_leads,
@@ -134,9 +141,15 @@ class EcgBatchBase(Batch):
         its segments) and must return an array with the same first axis. Pass
         ``group_by_fs=False`` for functions that take no ``fs``.
 
+        With ``with_maps=True``, ``func`` moves samples and returns ``(out, maps)``:
+        ``maps`` is float64 ``(n, n_out)``, the sample map of each row (see
+        :mod:`ecg.ops.alignment`), and ``map_signals`` returns the signals and the
+        per-record maps (``(n_out,)``, or ``(n_segments, n_out)`` for a split record)
+        for :meth:`align_to`.
+
         Returns
         -------
-        list
+        list, or tuple of two lists with ``with_maps=True``
             One array per record, with the record's leading shape and the trailing
             shape ``func`` returned.
         """
@@ -150,16 +163,86 @@ class EcgBatchBase(Batch):
                                   f"got {type(sig).__name__} {getattr(sig, 'shape', '')}")
             groups[(fs[i], sig.shape[-2:])].append(i)
 
-        out = [None] * len(self)
+        out, out_maps = [None] * len(self), [None] * len(self)
         for (rate, _), positions in groups.items():
             parts = [signals[i].reshape(-1, *signals[i].shape[-2:]) for i in positions]
             stacked = parts[0] if len(parts) == 1 else np.concatenate(parts)
             call_kwargs = dict(kwargs, fs=rate) if group_by_fs else kwargs
             result = func(stacked, *args, **call_kwargs)
+            result, maps = result if with_maps else (result, None)
             bounds = np.cumsum([len(p) for p in parts])[:-1]
-            for i, piece in zip(positions, np.split(result, bounds)):
+            for k, (i, piece) in enumerate(zip(positions, np.split(result, bounds))):
                 lead_shape = signals[i].shape[:-2]
                 out[i] = piece.reshape(lead_shape + piece.shape[1:])
+                if with_maps:
+                    rows = np.split(maps, bounds)[k]
+                    out_maps[i] = rows.reshape(lead_shape + rows.shape[-1:])
+        return (out, out_maps) if with_maps else out
+
+    # --- alignment of annotations and per-sample targets ----------------------------
+    def has_per_sample_target(self, i):
+        """Whether record ``i``'s ``target`` is per sample (a mask), moved with the samples."""
+        meta = self.meta[i] if self.meta is not None else None
+        return isinstance(meta, dict) and bool(meta.get(PER_SAMPLE_TARGET))
+
+    def align_to(self, maps, action, split=False):
+        """Move annotations and per-sample targets by the sample maps of an action.
+
+        Every action that moves samples calls this with the maps it moved the signals
+        by, so annotation sample indices and per-sample targets stay on the same
+        signal values (see :mod:`ecg.ops.alignment`).
+
+        Parameters
+        ----------
+        maps : list of numpy.ndarray
+            Per record: ``(n_out,)`` for a record that stays whole, ``(n_segments,
+            n_out)`` for a split record or a record being split.
+        action : str
+            Name of the calling action, for error messages.
+        split : bool
+            The action cuts whole records into segments (each row of a map is one new
+            segment of the same record): annotations become per-segment lists, label
+            targets are repeated per segment.
+        """
+        annotations = self.annotation if self.annotation is not None else [None] * len(self)
+        moved = [self._align_annotation(i, annotation, np.asarray(m), action, split)
+                 for i, (annotation, m) in enumerate(zip(annotations, maps))]
+        if self.annotation is not None:
+            self.set_component("annotation", moved)
+        if self.target is None:
+            return
+        targets = []
+        for i, (target, m) in enumerate(zip(self.target, maps)):
+            m = np.asarray(m)
+            if self.has_per_sample_target(i):
+                target = np.asarray(target)
+                extra = target.ndim - (1 if split or m.ndim == 1 else 2)
+                if m.ndim == 2:
+                    m = m.reshape(m.shape[0], *(1,) * extra, m.shape[-1])
+                targets.append(alignment.move_per_sample(target, m))
+            elif split and target is not None:
+                targets.append(np.repeat(np.asarray(target)[None], len(m), axis=0))
+            else:
+                targets.append(target)
+        self.set_component("target", targets)
+
+    def _align_annotation(self, i, annotation, m, action, split):
+        if not annotation:
+            return annotation
+        out = {}
+        for ext, ann in annotation.items():
+            if isinstance(ann, list):
+                if split or m.ndim != 2 or len(ann) != len(m):
+                    raise RecordError(self.record_name(i), f"{action}: annotation {ext!r} holds "
+                                      f"{len(ann)} segments, which do not match the {m.shape} sample maps")
+                out[ext] = [alignment.move_annotation(a, row) for a, row in zip(ann, m)]
+            elif m.ndim == 2:
+                if not split:
+                    raise RecordError(self.record_name(i), f"{action}: annotation {ext!r} is of the "
+                                      "whole record but the record is split")
+                out[ext] = [alignment.move_annotation(ann, row) for row in m]
+            else:
+                out[ext] = alignment.move_annotation(ann, m)
         return out
 
     def update_meta(self, **values):

@@ -8,17 +8,9 @@ batch. Actions that change the number of items (:meth:`unstack_signals`,
 import numpy as np
 from batchflow import action
 
-from ecg.batch.base import new_batch, subset
+from ecg.batch.base import PER_SAMPLE_TARGET, new_batch, subset
 from ecg.errors import LabelError, RecordError
-from ecg.ops import beats, filters, masks, normalize, quality, resample, rpeaks, segments
-
-
-def repeat_target(target, n_segments):
-    """``target`` repeated ``n_segments`` times along a new first axis (``None`` stays)."""
-    if target is None:
-        return None
-    value = np.asarray(target)
-    return np.repeat(value[None], n_segments, axis=0)
+from ecg.ops import alignment, beats, filters, masks, normalize, quality, resample, rpeaks, segments
 
 
 class PreprocessingMixin:
@@ -162,8 +154,9 @@ class PreprocessingMixin:
     def resample_signals(self, fs):
         """Resample every record to ``fs`` Hz (polyphase, any rational ratio).
 
-        Annotation sample indices, ``meta["fs"]``, ``meta["n_samples"]`` and split window
-        starts (``meta["segment_starts"]``) are moved to the new rate.
+        Annotation sample indices, per-sample targets, ``meta["fs"]``,
+        ``meta["n_samples"]`` and split window starts (``meta["segment_starts"]``) are
+        moved to the new rate.
 
         Parameters
         ----------
@@ -182,12 +175,17 @@ class PreprocessingMixin:
             If ``fs`` is not strictly positive.
         """
         old_fs = self.fs
-        signals = self.map_signals(resample.resample, new_fs=fs)
+
+        def resample_with_maps(x, fs):
+            out = resample.resample(x, fs=fs, new_fs=new_fs)
+            up, down = resample.resample_ratio(fs, new_fs)
+            return out, np.broadcast_to(alignment.rate_map(out.shape[-1], up, down), (len(x), out.shape[-1]))
+
+        new_fs = fs
+        signals, maps = self.map_signals(resample_with_maps, with_maps=True)
         self.set_component("signal", signals)
-        annotations = self.annotation if self.annotation is not None else [None] * len(self)
-        for meta, annotation, rate, sig in zip(self.meta, annotations, old_fs, signals):
-            for ann in (annotation or {}).values():
-                ann["sample"] = resample.resample_indices(ann["sample"], rate, fs)
+        self.align_to(maps, "resample_signals")
+        for meta, rate, sig in zip(self.meta, old_fs, signals):
             if sig.ndim == 3:
                 meta["segment_starts"] = resample.resample_indices(meta.get("segment_starts", []), rate, fs)
                 meta["segment_length"] = sig.shape[-1]
@@ -249,7 +247,8 @@ class PreprocessingMixin:
         length : int
             Wanted length in samples.
         align : {"left", "center", "right"}
-            Where the record sits in the padded signal; annotations are shifted with it.
+            Where the record sits in the padded signal; annotations and per-sample
+            targets (padded with background 0) are shifted with it.
         mode : str
             :func:`numpy.pad` mode.
         value : float
@@ -259,11 +258,14 @@ class PreprocessingMixin:
         -------
         self
         """
-        before = [segments.align_offset(max(length - sig.shape[-1], 0), align)
-                  for sig in self.signal]
+        maps = []
+        for sig in self.signal:
+            n = sig.shape[-1]
+            before = segments.align_offset(max(length - n, 0), align)
+            maps.append(_per_segment(sig, alignment.shift_map(n, -before, max(n, length))))
         self.set_component("signal", self.map_signals(segments.pad, length=length, align=align,
                                                       mode=mode, value=value, group_by_fs=False))
-        self._shift_annotations([-b for b in before])
+        self.align_to(maps, "pad_signals")
         self._update_lengths()
         return self
 
@@ -277,7 +279,7 @@ class PreprocessingMixin:
             Wanted length in samples.
         align : {"left", "center", "right"} or int
             Which part to keep (an int: the first kept sample). Annotations outside the
-            kept part are dropped, the others shifted.
+            kept part are dropped, the others shifted; per-sample targets are cropped.
 
         Returns
         -------
@@ -288,27 +290,19 @@ class PreprocessingMixin:
         RecordError
             If a record is shorter than ``length``.
         """
-        starts = []
+        maps = []
         for i, sig in enumerate(self.signal):
             if sig.shape[-1] < length:
                 raise RecordError(self.record_name(i), f"cannot crop {sig.shape[-1]} samples to "
                                   f"length={length}: drop_short_signals or pad_signals first")
             excess = sig.shape[-1] - length
-            starts.append(align if isinstance(align, (int, np.integer))
-                          else segments.align_offset(excess, align))
+            start = align if isinstance(align, (int, np.integer)) else segments.align_offset(excess, align)
+            maps.append(_per_segment(sig, alignment.shift_map(sig.shape[-1], start, length)))
         self.set_component("signal", self.map_signals(segments.crop, length=length, align=align,
                                                       group_by_fs=False))
-        self._shift_annotations(starts, length)
+        self.align_to(maps, "crop_signals")
         self._update_lengths()
         return self
-
-    def _shift_annotations(self, starts, length=None):
-        """Re-express annotations relative to new first samples ``starts`` (one per record)."""
-        if self.annotation is None:
-            return
-        self.set_component("annotation", [
-            window_annotation(annotation, start, sig.shape[-1] if length is None else length)
-            for annotation, start, sig in zip(self.annotation, starts, self.signal)])
 
     def _check_lengths(self, length, pad):
         for i, sig in enumerate(self.signal):
@@ -321,10 +315,12 @@ class PreprocessingMixin:
     def split_signals(self, length, step=None, pad=False):
         """Cut every record into windows of ``length`` samples every ``step`` samples.
 
-        ``signal[i]`` becomes ``(n_segments, n_leads, length)``, ``target[i]`` is
-        repeated per segment, and ``meta`` gets ``segment_starts`` (samples),
-        ``segment_length`` and ``n_segments``. Trailing samples that do not fill a window
-        are dropped.
+        ``signal[i]`` becomes ``(n_segments, n_leads, length)``, a label ``target[i]``
+        is repeated per segment and a per-sample target is cut with the signal,
+        ``annotation[i][ext]`` becomes a list of per-segment annotations (samples
+        counted from each window's start), and ``meta`` gets ``segment_starts``
+        (samples), ``segment_length`` and ``n_segments``. Trailing samples that do not
+        fill a window are dropped.
 
         Parameters
         ----------
@@ -349,12 +345,16 @@ class PreprocessingMixin:
         windows = self.map_signals(segments.split, length=length, step=step, pad_short=pad,
                                    group_by_fs=False)
         starts = [segments.window_starts(max(sig.shape[-1], length), length, step) for sig in self.signal]
-        self._store_segments(windows, starts)
+        self._store_segments(windows, starts, "split_signals")
         return self
 
     @action
     def random_split_signals(self, length, n_segments, seed=None):
         """Cut windows of ``length`` samples at random starts.
+
+        Like :meth:`split_signals`, labels are repeated per window, per-sample targets
+        and annotations are cut with the signal, and ``meta["segment_starts"]`` holds
+        the random starts.
 
         Parameters
         ----------
@@ -382,9 +382,14 @@ class PreprocessingMixin:
         self._check_lengths(length, pad=False)
         counts = self._segment_counts(n_segments)
         rng = self.random if seed is None else np.random.default_rng(seed)
-        windows = self.map_signals(segments.random_split, length=length, n_segments=max(counts),
-                                   rng=rng, group_by_fs=False)
-        self._store_segments([w[:k] for w, k in zip(windows, counts)], None)
+
+        def random_windows(x):
+            starts = segments.random_starts(x.shape[-1], length, max(counts), rng, n=len(x))
+            return segments.take_windows(x, starts, length), starts
+
+        windows, starts = self.map_signals(random_windows, group_by_fs=False, with_maps=True)
+        self._store_segments([w[:k] for w, k in zip(windows, counts)],
+                             [s[:k].astype(np.int64) for s, k in zip(starts, counts)], "random_split_signals")
         return self
 
     def _segment_counts(self, n_segments):
@@ -402,17 +407,19 @@ class PreprocessingMixin:
             counts.append(int(n_segments[target]))
         return counts
 
-    def _store_segments(self, windows, starts):
+    def _store_segments(self, windows, starts, action):
+        """Store windows cut at ``starts`` (per record), moving annotations and targets."""
+        maps = []
+        for sig, first, w in zip(self.signal, starts, windows):
+            rows = alignment.window_maps(first, w.shape[-1])
+            rows[rows > sig.shape[-1] - 1] = np.nan           # zero padding of a short record
+            maps.append(rows)
         self.set_component("signal", windows)
-        if self.target is not None:
-            self.set_component("target", [repeat_target(t, len(w)) for t, w in zip(self.target, windows)])
+        self.align_to(maps, action, split=True)
         for i, meta in enumerate(self.meta):
             meta["segment_length"] = windows[i].shape[-1]
             meta["n_segments"] = len(windows[i])
-            if starts is None:
-                meta.pop("segment_starts", None)
-            else:
-                meta["segment_starts"] = starts[i]
+            meta["segment_starts"] = np.asarray(starts[i], dtype=np.int64)
 
     @action
     def unstack_signals(self):
@@ -420,9 +427,8 @@ class PreprocessingMixin:
 
         Item ``ix`` split into ``k`` segments becomes items ``"ix_0" ... "ix_{k-1}"`` with
         signal ``(n_leads, length)``, their own target, and a copy of the meta with
-        ``segment`` (position) and, after :meth:`split_signals`, ``segment_start``
-        (samples) and the annotations of the window, shifted to it. Unsplit records are
-        kept as they are.
+        ``segment`` (position), ``segment_start`` (first sample in the record) and the
+        annotations of the window. Unsplit records are kept as they are.
 
         Returns
         -------
@@ -440,15 +446,18 @@ class PreprocessingMixin:
                     columns[name].append(value)
                 continue
             starts = meta.get("segment_starts")
+            for ext, ann in (annotations[i] or {}).items():
+                if not isinstance(ann, list) or len(ann) != len(sig):
+                    raise RecordError(self.record_name(i), f"unstack_signals: annotation {ext!r} is not "
+                                      f"one per segment ({len(sig)} segments)")
             for k, segment in enumerate(sig):
                 indices.append(f"{ix}_{k}")
                 seg_meta = dict(meta, segment=k, n_samples=segment.shape[-1])
                 for key in ("segment_starts", "n_segments", "segment_length"):
                     seg_meta.pop(key, None)
-                seg_ann = {}
                 if starts is not None:
                     seg_meta["segment_start"] = int(starts[k])
-                    seg_ann = window_annotation(annotations[i], int(starts[k]), segment.shape[-1])
+                seg_ann = {ext: ann[k] for ext, ann in (annotations[i] or {}).items()}
                 columns["signal"].append(segment)
                 columns["annotation"].append(seg_ann)
                 columns["meta"].append(seg_meta)
@@ -647,7 +656,7 @@ class PreprocessingMixin:
             starts.append(np.asarray(ann["sample"])[kept] - n_before)
             meta["beat_samples"] = np.asarray(ann["sample"])[kept]
             meta["beat_symbols"] = np.asarray(ann["symbol"])[kept]
-        self._store_segments(windows, starts)
+        self._store_segments(windows, starts, "beat_signals")
         return self
 
     @action
@@ -656,7 +665,9 @@ class PreprocessingMixin:
 
         ``target[i]`` becomes int8 ``(n_samples,)``: 0 background, ``k`` for the wave
         whose peak label is ``classes[k - 1]`` (see :mod:`ecg.ops.masks`);
-        ``self.classes`` becomes ``("background", *classes)``.
+        ``self.classes`` becomes ``("background", *classes)`` and
+        ``meta["per_sample_target"]`` is set, so later actions that crop, pad, split,
+        resample, stretch or warp the signal move the mask with it.
 
         Parameters
         ----------
@@ -682,6 +693,7 @@ class PreprocessingMixin:
             ann = annotation[ext]
             targets.append(masks.annotations_to_mask(ann["sample"], ann["symbol"], sig.shape[-1], classes))
         self.set_component("target", targets)
+        self.update_meta(**{PER_SAMPLE_TARGET: True})
         self.classes = ("background", *classes)
         return self
 
@@ -690,7 +702,8 @@ class PreprocessingMixin:
         """Turn per-sample class masks (e.g. a model's predictions) back into wave annotations.
 
         Each run of class ``k`` becomes ``(`` at its onset, ``classes[k - 1]`` at its
-        middle and ``)`` at its offset, in ``annotation[i][ext]``.
+        middle and ``)`` at its offset, in ``annotation[i][ext]`` (a list of one such
+        annotation per segment for a split record).
 
         Parameters
         ----------
@@ -707,14 +720,11 @@ class PreprocessingMixin:
         """
         annotations = self.annotation if self.annotation is not None else [None] * len(self)
         out = []
-        for annotation, mask in zip(annotations, getattr(self, src)):
-            intervals = masks.mask_to_intervals(mask, len(classes))
-            rows = [(on, off, classes[k - 1]) for k, runs in intervals.items() for on, off in runs]
-            rows.sort()
-            sample = np.array([[on, (on + off) // 2, off] for on, off, _ in rows], dtype=np.int64).reshape(-1)
-            symbol = np.array([s for *_, label in rows for s in ("(", label, ")")], dtype=str)
+        for annotation, mask, sig in zip(annotations, getattr(self, src), self.signal):
             annotation = dict(annotation or {})
-            annotation[ext] = {"sample": sample, "symbol": symbol, "aux_note": np.full(len(sample), "")}
+            mask = np.asarray(mask)
+            annotation[ext] = ([_mask_annotation(row, classes) for row in mask] if sig.ndim == 3
+                               else _mask_annotation(mask, classes))
             out.append(annotation)
         self.set_component("annotation", out)
         return self
@@ -761,15 +771,18 @@ class PreprocessingMixin:
         return subset(self, good)
 
 
-def window_annotation(annotation, start, length):
-    """Annotations inside ``[start, start + length)``, with samples counted from ``start``."""
-    out = {}
-    for ext, ann in (annotation or {}).items():
-        sample = np.asarray(ann["sample"], dtype=np.int64) - start
-        keep = (sample >= 0) & (sample < length)
-        out[ext] = {key: np.asarray(value)[keep] for key, value in ann.items()}
-        out[ext]["sample"] = sample[keep]
-    return out
+def _per_segment(sig, positions):
+    """One sample map for a whole record, or the same map for each segment of a split one."""
+    return np.broadcast_to(positions, sig.shape[:-2] + positions.shape)
+
+
+def _mask_annotation(mask, classes):
+    """WFDB-style wave annotation (``(``, peak, ``)`` per run) of one int mask ``(n_samples,)``."""
+    intervals = masks.mask_to_intervals(mask, len(classes))
+    rows = sorted((on, off, classes[k - 1]) for k, runs in intervals.items() for on, off in runs)
+    sample = np.array([[on, (on + off) // 2, off] for on, off, _ in rows], dtype=np.int64).reshape(-1)
+    symbol = np.array([s for *_, label in rows for s in ("(", label, ")")], dtype=str)
+    return {"sample": sample, "symbol": symbol, "aux_note": np.full(len(sample), "")}
 
 
 def _peaks_annotation(peaks):

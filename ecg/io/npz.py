@@ -27,7 +27,8 @@ def write_npz(path, signal=None, annotation=None, meta=None, target=None):
     """Write one record's components to ``path`` atomically (temp file, then rename).
 
     ``signal`` and a numeric ``target`` are stored as arrays; ``meta`` as JSON;
-    ``annotation`` as one array per annotator and field (``ann/atr/sample``...).
+    ``annotation`` as one array per annotator and field (``ann/atr/sample``...), and
+    per-segment annotations of a split record as ``annseg/atr/<k>/sample``...
     """
     arrays = {"format_version": np.array(FORMAT_VERSION)}
     if signal is not None:
@@ -40,6 +41,12 @@ def write_npz(path, signal=None, annotation=None, meta=None, target=None):
     if meta is not None:
         arrays["meta"] = np.array(json.dumps(meta, default=_json_default))
     for ext, fields in (annotation or {}).items():
+        if isinstance(fields, list):                       # one annotation per segment
+            arrays[f"annseg/{ext}/count"] = np.array(len(fields))
+            for k, segment in enumerate(fields):
+                for field, values in segment.items():
+                    arrays[f"annseg/{ext}/{k}/{field}"] = np.asarray(values)
+            continue
         for field, values in fields.items():
             arrays[f"ann/{ext}/{field}"] = np.asarray(values)
     folder = os.path.dirname(os.path.abspath(path))
@@ -70,9 +77,17 @@ def read_npz(path):
         raise RecordError(name, f"cache format {version} is not {FORMAT_VERSION}: dump it again")
     out = {"annotation": {}}
     for key, value in files.items():
+        if key.startswith("annseg/") and key.endswith("/count"):
+            ext = key.split("/")[1]
+            out["annotation"][ext] = [{} for _ in range(int(value))]
+    for key, value in files.items():
         if key.startswith("ann/"):
             _, ext, field = key.split("/", 2)
             out["annotation"].setdefault(ext, {})[field] = value
+        elif key.startswith("annseg/"):
+            parts = key.split("/", 3)
+            if len(parts) == 4:
+                out["annotation"][parts[1]][int(parts[2])][parts[3]] = value
         elif key == "meta":
             out["meta"] = json.loads(str(value))
         elif key == "target" and value.ndim == 0:

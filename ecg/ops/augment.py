@@ -8,6 +8,8 @@ random draws), the others are returned unchanged. Amplitudes are in the signal's
 """
 import numpy as np
 
+from ecg.errors import SignalError
+from ecg.ops.alignment import interpolate_at
 from ecg.ops.filters import band_pass
 
 
@@ -103,11 +105,30 @@ def polarity_flip(x, rng, p=0.5):
     return _apply(x, -x, rng, p)
 
 
+def stretch_maps(n_items, n_samples, rng, max_stretch=0.1, p=1.0):
+    """Sample maps of :func:`time_stretch`: ``j / factor`` per item, ``NaN`` past the input.
+
+    Items not augmented (probability ``1 - p``) get the identity map.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(n_items, n_samples)`` (see :mod:`ecg.ops.alignment`).
+    """
+    factor = rng.uniform(1 - max_stretch, 1 + max_stretch, size=n_items)
+    factor = np.where(_hits(rng, n_items, p), factor, 1.0)
+    positions = np.arange(n_samples)[None] / factor[:, None]
+    positions[positions > n_samples - 1] = np.nan
+    return positions
+
+
 def time_stretch(x, rng, max_stretch=0.1, p=1.0):
     """Stretch or compress time by a factor in ``[1 - max_stretch, 1 + max_stretch]``.
 
     The stretched signal is linearly interpolated on the original grid and keeps the
     original length: a stretch crops the end, a compression pads it with the last value.
+    The sample maps are :func:`stretch_maps`; the batch action moves annotations and
+    per-sample targets by the same maps.
 
     Examples
     --------
@@ -115,19 +136,33 @@ def time_stretch(x, rng, max_stretch=0.1, p=1.0):
     >>> time_stretch(x, np.random.default_rng(0), max_stretch=0.5).shape
     (1, 10)
     """
-    n = x.shape[-1]
-    factor = rng.uniform(1 - max_stretch, 1 + max_stretch, size=x.shape[0])
-    position = np.minimum(np.arange(n)[None] / factor[:, None], n - 1)   # (items, n_samples)
-    return _apply(x, _interpolate_at(x, position), rng, p)
+    return interpolate_at(x, stretch_maps(x.shape[0], x.shape[-1], rng, max_stretch, p))
+
+
+def warp_maps(n_items, n_samples, rng, max_warp=0.1, n_knots=4, p=1.0):
+    """Sample maps of :func:`time_warp`, identity for items not augmented.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(n_items, n_samples)``, strictly increasing from 0 to ``n_samples - 1``.
+    """
+    speed_knots = rng.uniform(1 - max_warp, 1 + max_warp, size=(n_items, n_knots))
+    speed_knots[~_hits(rng, n_items, p)] = 1.0
+    grid = np.linspace(0, n_samples - 1, n_knots)
+    speed = np.stack([np.interp(np.arange(n_samples), grid, knots) for knots in speed_knots])
+    positions = np.concatenate([np.zeros((n_items, 1)), np.cumsum(speed[:, :-1], axis=1)], axis=1)
+    positions *= (n_samples - 1) / np.maximum(positions[:, -1:], 1e-12)
+    return positions
 
 
 def time_warp(x, rng, max_warp=0.1, n_knots=4, p=1.0):
     """Smooth non-linear time warp: the local speed varies in ``[1 - max_warp, 1 + max_warp]``.
 
     Random speeds at ``n_knots`` evenly spaced knots are interpolated to every sample
-    and integrated into a monotonic time map with fixed end points, so the length,
-    the first and the last sample are kept while beats in between move by up to
-    about ``max_warp`` of the window.
+    and integrated into a monotonic time map with fixed end points (:func:`warp_maps`),
+    so the length, the first and the last sample are kept while beats in between move
+    by up to about ``max_warp`` of the window.
 
     Examples
     --------
@@ -136,33 +171,25 @@ def time_warp(x, rng, max_warp=0.1, n_knots=4, p=1.0):
     >>> warped.shape, bool(np.isclose(warped[0, 0, -1], x[0, 0, -1]))
     ((1, 1, 1000), True)
     """
-    n = x.shape[-1]
-    speed_knots = rng.uniform(1 - max_warp, 1 + max_warp, size=(x.shape[0], n_knots))
-    grid = np.linspace(0, n - 1, n_knots)
-    speed = np.stack([np.interp(np.arange(n), grid, knots) for knots in speed_knots])
-    position = np.concatenate([np.zeros((x.shape[0], 1)), np.cumsum(speed[:, :-1], axis=1)], axis=1)
-    position *= (n - 1) / position[:, -1:]
-    return _apply(x, _interpolate_at(x, position), rng, p)
+    return interpolate_at(x, warp_maps(x.shape[0], x.shape[-1], rng, max_warp, n_knots, p))
 
 
-def _interpolate_at(x, position):
-    """Linear interpolation of ``x`` (items, ..., n) at per-item sample positions (items, n)."""
-    n = x.shape[-1]
-    left = np.floor(position).astype(np.int64)
-    right = np.minimum(left + 1, n - 1)
-    frac = position - left
-    shape = (x.shape[0],) + (1,) * (x.ndim - 2) + (n,)
-    left, right, frac = left.reshape(shape), right.reshape(shape), frac.reshape(shape)
-    return (np.take_along_axis(x, np.broadcast_to(left, x.shape), axis=-1) * (1 - frac)
-            + np.take_along_axis(x, np.broadcast_to(right, x.shape), axis=-1) * frac).astype(x.dtype)
+def _hits(rng, n_items, p):
+    """bool ``(n_items,)``: which items a Bernoulli(p) draw augments."""
+    return np.ones(n_items, dtype=bool) if p >= 1 else rng.random(n_items) < p
+
+
+def crop_starts(n_items, n_samples, rng, length):
+    """Random window starts of :func:`random_crop`, int64 ``(n_items,)``."""
+    if n_samples < length:
+        raise SignalError(f"Expected signals of at least length={length} samples. "
+                          f"Received: {n_samples} samples.")
+    return rng.integers(0, n_samples - length + 1, size=n_items)
 
 
 def random_crop(x, rng, length):
     """One window of ``length`` samples at a random start per item: ``(..., length)``."""
-    if x.shape[-1] < length:
-        raise ValueError(f"Expected signals of at least length={length} samples. "
-                         f"Received: {x.shape[-1]} samples.")
-    starts = rng.integers(0, x.shape[-1] - length + 1, size=x.shape[0])
+    starts = crop_starts(x.shape[0], x.shape[-1], rng, length)
     index = starts.reshape(-1, *(1,) * (x.ndim - 1)) + np.arange(length)
     return np.take_along_axis(x, np.broadcast_to(index, x.shape[:-1] + (length,)), axis=-1)
 
