@@ -4,7 +4,6 @@ import pytest
 from batchflow import DatasetIndex
 
 from ecg.batch import EcgBatch
-from ecg.ops import augment
 
 PTBXL = ["00001_hr", "00002_hr", "00003_hr", "00004_hr"]
 
@@ -36,11 +35,17 @@ def test_action_reproducible_with_seed(fixture_dir, name, kwargs):
         assert not np.array_equal(runs[0], runs[2])
 
 
-def test_matches_ops_with_same_generator(ptbxl):
-    raw = np.stack(list(ptbxl.signal))
+def test_noise_action_reaches_its_snr_per_lead(ptbxl):
+    raw = np.stack(list(ptbxl.signal)).astype(np.float64)
     ptbxl.add_gaussian_noise(snr_db=15, seed=4)
-    expected = augment.gaussian_noise(raw, np.random.default_rng(4), snr_db=15)
-    np.testing.assert_array_equal(np.stack(list(ptbxl.signal)), expected)
+    noise = np.stack(list(ptbxl.signal)) - raw
+    measured = 10 * np.log10(raw.var(-1) / noise.var(-1))
+    np.testing.assert_allclose(measured, 15, atol=0.3)
+    # white: no band holds much more than its share of the noise power
+    spectrum = np.abs(np.fft.rfft(noise[0, 1])) ** 2
+    bands = np.array_split(spectrum[1:], 10)
+    shares = np.array([b.sum() for b in bands]) / spectrum[1:].sum()
+    assert shares.max() < 0.15
 
 
 def test_probability_zero_changes_nothing(ptbxl):
@@ -49,13 +54,44 @@ def test_probability_zero_changes_nothing(ptbxl):
     np.testing.assert_array_equal(np.stack(list(ptbxl.signal)), raw)
 
 
-def test_uses_batch_random_without_seed(ptbxl):
-    ptbxl.random_seed = 5
-    ptbxl.add_gaussian_noise()
-    assert all(np.isfinite(s).all() for s in ptbxl.signal)
+def test_probability_half_augments_about_half(fixture_dir):
+    folder = fixture_dir / "ptbxl" / "records500" / "00000"
+    batch = EcgBatch(DatasetIndex(PTBXL)).load(src=str(folder), fmt="wfdb")
+    raw = np.concatenate([np.stack(list(batch.signal))] * 50)          # 200 items
+    batch = EcgBatch(DatasetIndex(np.arange(200)))
+    batch.set_component("signal", list(raw))
+    batch.set_component("meta", [{"fs": 500.0} for _ in range(200)])
+    batch.scale_amplitude(2.0, 2.0, p=0.5, seed=1)
+    doubled = [np.allclose(s, 2 * r) for s, r in zip(batch.signal, raw)]
+    kept = [np.array_equal(s, r) for s, r in zip(batch.signal, raw)]
+    assert all(d != k for d, k in zip(doubled, kept))
+    assert 70 <= sum(doubled) <= 130
+
+
+def test_uses_batch_random_without_seed(fixture_dir):
+    folder = fixture_dir / "ptbxl" / "records500" / "00000"
+    outs = []
+    for seed in (5, 5, 6):
+        batch = EcgBatch(DatasetIndex(PTBXL)).load(src=str(folder), fmt="wfdb")
+        raw = np.stack(list(batch.signal))
+        batch.random_seed = seed
+        batch.add_gaussian_noise(snr_db=20)
+        outs.append(np.stack(list(batch.signal)))
+    assert np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[0], outs[2])
+    np.testing.assert_allclose(10 * np.log10(raw.var(-1) / (outs[0] - raw).var(-1)), 20, atol=0.3)
 
 
 def test_random_crop_on_segments(cinc_dir):
     batch = EcgBatch(DatasetIndex(["A00001", "A00004"])).load(src=str(cinc_dir), fmt="wfdb")
-    batch.split_signals(3000).random_crop_signals(2000, seed=0)
+    batch.split_signals(3000)
+    segments = [s.copy() for s in batch.signal]
+    batch.random_crop_signals(2000, seed=0)
     assert batch.signal[0].shape == (3, 1, 2000)
+    starts = set()
+    for cropped, whole in zip(batch.signal, segments):
+        for crop, segment in zip(cropped, whole):
+            hits = [s for s in range(1001) if np.array_equal(segment[:, s:s + 2000], crop)]
+            assert hits, "a crop is not a contiguous part of its own segment"
+            starts.add(hits[0])
+    assert len(starts) > 1                                   # each segment gets its own start
+    assert batch.meta[0]["segment_length"] == 2000

@@ -63,11 +63,37 @@ def test_scale_and_flip(x):
     np.testing.assert_array_equal(augment.polarity_flip(x, rng(), p=1), -x)
 
 
-def test_time_stretch_matches_interp(x):
-    out = augment.time_stretch(x[:1], rng(5), max_stretch=0.2)
-    factor = np.random.default_rng(5).uniform(0.8, 1.2)
-    t = np.minimum(np.arange(5000) / factor, 4999)
-    np.testing.assert_allclose(out[0, 0], np.interp(t, np.arange(5000), x[0, 0]), atol=1e-5)
+def fitted_stretch(x, out):
+    """The factor f whose stretch ``interp(x, t / f)`` best explains ``out``: grid, then refined."""
+    from scipy.optimize import minimize_scalar
+
+    n = x.shape[-1]
+
+    def error(f):
+        t = np.arange(n) / f
+        valid = t <= n - 1
+        return np.abs(np.interp(t[valid], np.arange(n), x) - out[valid]).max()
+
+    grid = np.arange(0.7, 1.3001, 0.0005)
+    f0 = grid[np.argmin([error(f) for f in grid])]
+    best = minimize_scalar(error, bounds=(f0 - 0.0005, f0 + 0.0005), method="bounded",
+                           options={"xatol": 1e-10})
+    return best.x, best.fun
+
+
+def test_time_stretch_is_a_linear_stretch_of_the_record(x):
+    out = augment.time_stretch(x[:, :1], rng(5), max_stretch=0.2)
+    factors = []
+    for item in range(len(x)):
+        f, err = fitted_stretch(x[item, 0].astype(np.float64), out[item, 0].astype(np.float64))
+        assert err < 1e-4 and 0.8 <= f <= 1.2
+        factors.append(f)
+        if f < 1:                                  # compression pads with the last value
+            tail = np.arange(5000) / f > 4999
+            np.testing.assert_allclose(out[item, 0][tail], x[item, 0, -1], atol=1e-6)
+    assert len(set(np.round(factors, 4))) == len(x)       # each item has its own factor
+    untouched = augment.time_stretch(x, rng(6), max_stretch=0.2, p=0.0)
+    np.testing.assert_array_equal(untouched, x)
 
 
 def test_time_warp_is_monotonic_keeps_ends_and_moves_beats(fixture_dir):
