@@ -1,13 +1,30 @@
-"""Shared test fixtures: where the real PhysioNet data lives."""
+"""Shared test set-up: where the real PhysioNet data lives, and the Hypothesis profiles."""
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ECG_SHARED_DATA", REPO.parent / "shared" / "data"))
 FIXTURE = SHARED_DATA / "fixture"
 MIRROR = SHARED_DATA / "mirror"
+
+# Property tests (tests/test_fuzz.py) run the "ci" profile unless HYPOTHESIS_PROFILE says
+# otherwise, on CI (CI=true) and on a developer's machine alike: the same examples on every
+# run, so a failure is reproducible and never appears on one run and not the next.
+# HYPOTHESIS_PROFILE=long searches many more, fresh random examples (and keeps failures in
+# .hypothesis/ to replay them first next time).
+# Both build on Hypothesis' "default" profile, not on whatever Hypothesis loaded for CI=true.
+_COMMON = {"parent": settings.get_profile("default"), "deadline": None, "print_blob": True,
+           "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, max_examples=200, **_COMMON)
+settings.register_profile("long", derandomize=False, max_examples=5000, **_COMMON)
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+if HYPOTHESIS_PROFILE not in ("ci", "long"):
+    raise pytest.UsageError(f"Expected HYPOTHESIS_PROFILE in ('ci', 'long'). "
+                            f"Received: HYPOTHESIS_PROFILE={HYPOTHESIS_PROFILE!r}.")
+settings.load_profile(HYPOTHESIS_PROFILE)
 
 
 @pytest.fixture(scope="session")

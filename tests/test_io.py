@@ -1,11 +1,12 @@
 """Loaders against wfdb's own readers, on real records; every bad record names itself."""
 import shutil
+import struct
 
 import numpy as np
 import pytest
 import wfdb
 
-from ecg.errors import EcgError, LabelError, RecordError
+from ecg.errors import ConfigError, EcgError, LabelError, RecordError
 from ecg.io import read_annotation, read_header_meta, read_labels, read_npz, read_record, write_npz
 from ecg.io.labels import labels_for
 
@@ -65,6 +66,111 @@ def _copy_record(src, dst_dir, name, ext):
     header = (dst_dir / f"{name}.hea").read_text()
     (dst_dir / f"{name}.hea").write_text(header.replace(src.name, name))
     return dst_dir / name
+
+
+def _skip(interval):
+    """A WFDB SKIP field: code 59, then the signed 32-bit interval as its high and low 16-bit words."""
+    value = interval & 0xFFFFFFFF
+    return struct.pack("<HHH", 59 << 10, value >> 16, value & 0xFFFF)
+
+
+@pytest.fixture
+def atr_100(fixture_dir, tmp_path):
+    """The bytes of MIT-BIH 100.atr, and a writer of (corrupted) copies of it in tmp_path."""
+    real = (fixture_dir / "mitdb/100.atr").read_bytes()
+    # Layout the patches below rely on (16-bit little-endian words, code << 10 | interval):
+    # '+' (code 28) at sample 18, its AUX field "(N" (code 63, 3 bytes, 2 words), 'N' (code 1)
+    # 59 samples later at 77, 'N' 293 samples later at 370; the file ends with the zero word.
+    assert struct.unpack("<6H", real[:12]) == (28 << 10 | 18, 63 << 10 | 3, 0x4E28, 0, 1 << 10 | 59, 1 << 10 | 293)
+    assert real[-2:] == b"\x00\x00" and len(real) == 4558
+
+    def write(name, content):
+        base = _copy_record(fixture_dir / "mitdb/100", tmp_path, name, "atr")
+        (tmp_path / f"{name}.atr").write_bytes(content)
+        return base
+
+    return real, write
+
+
+def test_annotations_inside_the_signal(fixture_dir):
+    ref = wfdb.rdann(str(fixture_dir / "mitdb/100"), "atr")
+    assert len(ref.sample) == 2274 and ref.sample[-1] == 649991
+    ann = read_annotation(fixture_dir / "mitdb/100", "atr", n_samples=649992)
+    np.testing.assert_array_equal(ann["sample"], ref.sample)
+    with pytest.raises(RecordError, match=r"'100'.*100\.atr.*annotation 2273 is at sample 649991, the signal has "
+                                          r"649991 samples"):
+        read_annotation(fixture_dir / "mitdb/100", "atr", n_samples=649991)
+
+
+def test_annotation_beyond_the_signal(atr_100, tmp_path):
+    real, write = atr_100
+    base = write("far", real[:-4] + _skip(10 ** 6) + real[-4:])   # SKIP before the last annotation
+    assert wfdb.rdann(str(base), "atr").sample[-1] == 649991 + 10 ** 6
+    assert read_annotation(base, "atr")["sample"][-1] == 649991 + 10 ** 6   # no length given: no bound
+    with pytest.raises(RecordError, match=r"'far'.*far\.atr.*annotation 2273 is at sample 1649991"):
+        read_annotation(base, "atr", n_samples=650000)
+    # files written by wfdb itself: the last sample of the signal is inside, the next one is not;
+    # two annotations at one sample (a rhythm change on a beat) are in time order
+    for last, fits in ((649999, True), (650000, False)):
+        wfdb.wrann("w", "atr", sample=np.array([18, 18, last]), symbol=["+", "N", "V"], aux_note=["(AFIB", "", ""],
+                   fs=360, write_dir=str(tmp_path))
+        if fits:
+            ann = read_annotation(tmp_path / "w", "atr", n_samples=650000)
+            assert ann["sample"].tolist() == [18, 18, last] and ann["symbol"].tolist() == ["+", "N", "V"]
+            assert ann["aux_note"].tolist() == ["(AFIB", "", ""]
+        else:
+            with pytest.raises(RecordError, match=r"'w'.*annotation 2 is at sample 650000, the signal has 650000"):
+                read_annotation(tmp_path / "w", "atr", n_samples=650000)
+
+
+# Cuts at which wfdb.rdann returns fewer annotations without any error.
+_SILENT_CUTS = (0, 2, 100, 3000, 4556)
+
+
+@pytest.mark.parametrize("cut", [0, 1, 2, 8, 9, 100, 2279, 3000, 4556, 4557])
+def test_truncated_annotation_is_an_error(atr_100, cut):
+    real, write = atr_100
+    base = write("cut", real[:cut])
+    if cut in _SILENT_CUTS:
+        assert len(wfdb.rdann(str(base), "atr").sample) < 2274
+    # 8 bytes end on a zero word (the padding of the first aux note), so rdann parses them and fails
+    expected = (r"unreadable annotation file .*cut\.atr: IndexError" if cut == 8 else
+                r"annotation file .*cut\.atr is truncated: it does not end with the WFDB end-of-file marker")
+    with pytest.raises(RecordError, match=rf"'cut': {expected}"):
+        read_annotation(base, "atr")
+
+
+def test_annotation_fields_must_agree(atr_100):
+    real, write = atr_100
+    base = write("twoaux", real[:8] + real[2:8] + real[8:])    # the first annotation's AUX field twice
+    ref = wfdb.rdann(str(base), "atr")
+    assert (len(ref.sample), len(ref.symbol), len(ref.aux_note)) == (2274, 2274, 2275)
+    with pytest.raises(RecordError, match=r"'twoaux'.*twoaux\.atr: it gives 2274 samples, 2274 symbols and "
+                                          r"2275 aux notes"):
+        read_annotation(base, "atr")
+
+
+def test_negative_annotation_sample(atr_100):
+    real, write = atr_100
+    base = write("early", _skip(-100) + real)
+    assert wfdb.rdann(str(base), "atr").sample[0] == -82
+    with pytest.raises(RecordError, match=r"'early'.*early\.atr: annotation 0 is at negative sample -82"):
+        read_annotation(base, "atr")
+
+
+def test_annotations_out_of_time_order(atr_100):
+    real, write = atr_100
+    base = write("unsorted", real[:10] + _skip(-300) + real[10:])   # before the annotation at 370
+    assert wfdb.rdann(str(base), "atr").sample[:3].tolist() == [18, 77, 70]
+    with pytest.raises(RecordError, match=r"'unsorted'.*unsorted\.atr: annotation 2 at sample 70 comes before "
+                                          r"annotation 1 at sample 77"):
+        read_annotation(base, "atr")
+
+
+@pytest.mark.parametrize("n_samples", [0, -1, 2.5, True, "650000"])
+def test_annotation_length_must_be_a_positive_count(fixture_dir, n_samples):
+    with pytest.raises(ConfigError, match="n_samples"):
+        read_annotation(fixture_dir / "mitdb/100", "atr", n_samples=n_samples)
 
 
 def test_missing_files_name_the_record(fixture_dir, tmp_path):

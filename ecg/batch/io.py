@@ -172,7 +172,7 @@ class IOMixin:
                 signal, meta = read_record(path, channels=channels, on_flat=on_flat)
             else:
                 signal, meta = None, read_header_meta(path)
-            annotation = ({ext: read_annotation(path, ext) for ext in ann_ext}
+            annotation = ({ext: read_annotation(path, ext, n_samples=meta["n_samples"] or None) for ext in ann_ext}
                           if "annotation" in components else None)
             return signal, meta, annotation
 

@@ -258,8 +258,8 @@ def _flat_leads(signal, meta, name, on_flat):
     return flat
 
 
-def read_annotation(path, ext="atr"):
-    """Read a WFDB annotation file.
+def read_annotation(path, ext="atr", n_samples=None, with_chan=False):
+    """Read a WFDB annotation file and check that it is consistent.
 
     Parameters
     ----------
@@ -267,22 +267,105 @@ def read_annotation(path, ext="atr"):
         Record path with or without ``.hea``.
     ext : str
         Annotator extension: ``"atr"`` (MIT-BIH), ``"i"`` (LUDB lead I), ``"q1c"``...
+    n_samples : int, optional
+        Length of the record's signal in samples (``meta["n_samples"]``). When given,
+        every annotation must lie in ``[0, n_samples)``.
+    with_chan : bool
+        Also return ``chan``, the signal each annotation refers to (the QT Database
+        annotates leads separately).
 
     Returns
     -------
     dict
-        ``sample`` (int64 sample indices at the record's fs), ``symbol`` and
-        ``aux_note`` (str arrays; MIT-BIH's NUL padding of aux notes removed).
+        ``sample`` (int64 sample indices at the record's fs, non-decreasing), ``symbol``
+        and ``aux_note`` (str arrays; MIT-BIH's NUL padding of aux notes removed), one
+        entry per annotation in each.
+
+    Raises
+    ------
+    RecordError
+        Naming the record and the file: the file is missing, unreadable or truncated
+        (it does not end with WFDB's end-of-file marker), or it gives a different number
+        of samples, symbols and aux notes, a negative sample, samples out of time order,
+        or (with ``n_samples``) a sample beyond the end of the signal.
+    ConfigError
+        If ``n_samples`` is not a positive integer.
+
+    Examples
+    --------
+    >>> ann = read_annotation("../shared/data/fixture/mitdb/100", "atr", n_samples=650000)  # doctest: +SKIP
+    >>> ann["sample"][:3], ann["symbol"][:3]                                               # doctest: +SKIP
+    (array([ 18,  77, 370]), array(['+', 'N', 'N'], dtype='<U1'))
     """
+    if n_samples is not None and (isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer))
+                                  or n_samples <= 0):
+        raise ConfigError(f"Expected n_samples to be a positive number of samples or None. "
+                          f"Received: n_samples={n_samples!r}.")
     base = record_base(path)
     name = os.path.basename(base)
     file = f"{base}.{ext}"
     if not os.path.isfile(file):
         raise RecordError(name, f"annotation file not found: {file}")
+    _check_annotation_end(name, file)
     try:
         ann = wfdb.rdann(base, ext)
     except Exception as exc:
         raise RecordError(name, f"unreadable annotation file {file}: {type(exc).__name__}: {exc}") from exc
-    return {"sample": np.asarray(ann.sample, dtype=np.int64),
-            "symbol": np.asarray(ann.symbol, dtype=str),
-            "aux_note": np.asarray([note.rstrip("\x00") for note in ann.aux_note], dtype=str)}
+    sample = np.asarray(ann.sample, dtype=np.int64)
+    _check_annotation_fields(name, file, sample, ann.symbol, ann.aux_note)
+    _check_annotation_samples(name, file, sample, n_samples, ann.fs)
+    out = {"sample": sample,
+           "symbol": np.asarray(ann.symbol, dtype=str),
+           "aux_note": np.asarray([note.rstrip("\x00") for note in ann.aux_note], dtype=str)}
+    if with_chan:
+        out["chan"] = np.broadcast_to(np.asarray(ann.chan, dtype=np.int64), sample.shape).copy()
+    return out
+
+
+def _check_annotation_end(name, file):
+    """Check that ``file`` ends with WFDB's end-of-file marker, a zero 16-bit word.
+
+    WFDB writers always end an annotation file with it, and ``wfdb.rdann`` drops the
+    last word unread assuming it is that marker, so a file cut anywhere else would
+    silently lose its last annotations.
+    """
+    try:
+        with open(file, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(size - 2, 0))
+            tail = handle.read(2)
+    except OSError as exc:
+        raise RecordError(name, f"unreadable annotation file {file}: {exc}") from exc
+    if size % 2 or tail != b"\x00\x00":
+        raise RecordError(name, f"annotation file {file} is truncated: it does not end with the WFDB "
+                                f"end-of-file marker, a zero 16-bit word ({size} bytes); re-download it")
+
+
+def _check_annotation_fields(name, file, sample, symbol, aux_note):
+    """Check that there is one sample, one symbol and one aux note per annotation."""
+    if not len(sample) == len(symbol) == len(aux_note):
+        raise RecordError(name, f"corrupted annotation file {file}: it gives {len(sample)} samples, "
+                                f"{len(symbol)} symbols and {len(aux_note)} aux notes, where each "
+                                "annotation has one of each")
+
+
+def _check_annotation_samples(name, file, sample, n_samples, fs):
+    """Check that samples are non-negative, in time order and (given ``n_samples``) inside the signal."""
+    negative = np.flatnonzero(sample < 0)
+    if negative.size:
+        k = negative[0]
+        raise RecordError(name, f"corrupted annotation file {file}: annotation {k} is at negative sample "
+                                f"{sample[k]}")
+    backwards = np.flatnonzero(np.diff(sample) < 0)
+    if backwards.size:
+        k = backwards[0] + 1
+        raise RecordError(name, f"corrupted annotation file {file}: annotation {k} at sample {sample[k]} "
+                                f"comes before annotation {k - 1} at sample {sample[k - 1]}; annotations "
+                                "must be in time order")
+    if n_samples is not None and sample.size and sample[-1] >= n_samples:
+        k = np.flatnonzero(sample >= n_samples)[0]
+        resolution = f" (the annotation file's time resolution is {fs:g} Hz)" if fs else ""
+        raise RecordError(name, f"annotation file {file} does not fit the signal: annotation {k} is at "
+                                f"sample {sample[k]}, the signal has {n_samples} samples{resolution}; "
+                                "the file belongs to another record, is at another sampling rate, or is "
+                                "corrupted")

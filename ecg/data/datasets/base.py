@@ -105,18 +105,22 @@ def read_annotation(path, extension, dataset):
 
     Returns
     -------
-    wfdb.Annotation
+    types.SimpleNamespace
+        ``sample``, ``symbol``, ``aux_note`` and ``chan`` arrays, checked by
+        :func:`ecg.io.read_annotation` (equal lengths, sorted, complete file).
 
     Raises
     ------
     RecordError
-        The file is missing or unreadable; the message says how to re-download it.
+        The file is missing, unreadable or damaged; the message says how to re-download it.
     """
-    import wfdb
+    from types import SimpleNamespace
+
+    from ecg.io import read_annotation as read_checked
 
     try:
-        return wfdb.rdann(path, extension)
-    except (OSError, ValueError) as exc:
+        return SimpleNamespace(**read_checked(path, extension, with_chan=True))
+    except RecordError as exc:
         raise RecordError(path, f"cannot read its .{extension} annotation ({exc}); re-download "
                                 f"with 'ecg download {dataset} --force'") from exc
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import wfdb
 
-from ecg.data.datasets.base import EcgDatasetDef, check_disjoint, make_dataset
+from ecg.data.datasets.base import EcgDatasetDef, check_disjoint, make_dataset, read_annotation
 from ecg.errors import RecordError
 from ecg.ops.beats import AAMI_CLASSES, aami_classes, beat_windows
 
@@ -63,9 +63,9 @@ def read_annotations(root, records):
     for record in records:
         path = str(Path(root) / record)
         try:
-            ann = wfdb.rdann(path, "atr")
             n_samples = wfdb.rdheader(path).sig_len
-        except (OSError, ValueError) as exc:
+            ann = read_annotation(path, "atr", "mitdb")
+        except (OSError, ValueError, RecordError) as exc:
             raise RecordError(path, f"cannot read its .atr/.hea ({exc}); re-download with "
                                     f"'ecg download mitdb --force'") from exc
         symbols = np.asarray(ann.symbol, dtype=str)
@@ -123,7 +123,7 @@ def read_beat_windows(path, before, after, channels=None):
         Beat positions in samples; beats too close to the ends are dropped.
     """
     record = wfdb.rdrecord(str(path), channels=channels)
-    ann = wfdb.rdann(str(path), "atr")
+    ann = read_annotation(str(path), "atr", "mitdb")
     aami = aami_classes(ann.symbol)
     is_beat = aami != ""
     samples = ann.sample[is_beat]
