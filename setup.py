@@ -9,7 +9,7 @@ TEST = [
     "tensorflow-cpu==2.21.0", "keras==3.15.1",
     "jax==0.10.2", "jaxlib==0.10.2",
     "pytest>=8", "pytest-xdist>=3.5", "pytest-timeout>=2.2", "hypothesis>=6.100",
-    "pyflakes>=3",
+    "pyflakes>=3", "neurokit2>=0.2",
 ]
 
 setup(

@@ -13,7 +13,7 @@ from batchflow import Batch, DatasetIndex
 from ecg.errors import RecordError
 from ecg.ops import alignment
 
-COMPONENTS = ("signal", "annotation", "meta", "target")
+COMPONENTS = ("signal", "annotation", "meta", "target", "features")
 # meta key set by actions that make a per-sample target (annotation_to_mask)
 PER_SAMPLE_TARGET = "per_sample_target"
 
@@ -95,6 +95,11 @@ class EcgBatchBase(Batch):
         (``(n_segments, ...)``) after a split. A per-sample target (a wave mask from
         ``annotation_to_mask``, flagged by ``meta["per_sample_target"]``) is
         ``(..., n_samples)`` and is cut, padded and moved with the signal.
+    ``features``
+        float32 ``(n_features,)``: per-record features from a feature front-end
+        (e.g. :meth:`~ecg.batch.features.FeaturesMixin.rr_features`), named by
+        ``meta["feature_names"]``; repeated per segment after a split, and fed to
+        models that take a feature input beside the signal.
 
     The attribute ``classes`` (tuple of class names or ``None``) says what the columns
     of a one-hot ``target`` mean; models store it so predictions can be named.
@@ -225,6 +230,9 @@ class EcgBatchBase(Batch):
             else:
                 targets.append(target)
         self.set_component("target", targets)
+        if split and self.features is not None:
+            self.set_component("features", [None if f is None else np.repeat(np.asarray(f)[None], len(m), axis=0)
+                                            for f, m in zip(self.features, maps)])
 
     def _align_annotation(self, i, annotation, m, action, split):
         if not annotation:

@@ -1,11 +1,13 @@
 """EcgBatch: the batch class of ecg pipelines."""
 from ecg.batch.augmentation import AugmentationMixin
 from ecg.batch.base import EcgBatchBase
+from ecg.batch.features import FeaturesMixin
 from ecg.batch.io import IOMixin
 from ecg.batch.labels import LabelsMixin
 from ecg.batch.models import ModelMixin
 from ecg.batch.preprocessing import PreprocessingMixin
 
 
-class EcgBatch(IOMixin, PreprocessingMixin, LabelsMixin, AugmentationMixin, ModelMixin, EcgBatchBase):
+class EcgBatch(IOMixin, PreprocessingMixin, LabelsMixin, AugmentationMixin, FeaturesMixin, ModelMixin,
+               EcgBatchBase):
     __doc__ = EcgBatchBase.__doc__

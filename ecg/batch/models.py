@@ -60,6 +60,29 @@ class ModelMixin:
             y = np.eye(n, dtype=np.float32)[y]
         return y.astype(np.float32, copy=False)
 
+    def model_features(self, features=None):
+        """Stack ``features`` to match :meth:`model_inputs`: float32 ``(n_windows, n_features)``.
+
+        A whole record gives one row; a split record's features are already one row per
+        segment (repeated by the split).
+        """
+        features = self.features if features is None else features
+        rows = []
+        for i, (f, sig) in enumerate(zip(features if features is not None else [None] * len(self), self.signal)):
+            if f is None:
+                raise RecordError(self.record_name(i), "the model takes features, but the record has "
+                                  "none: compute them first (e.g. find_r_peaks(0).rr_features())")
+            f = np.asarray(f, dtype=np.float32)
+            rows.append(f if np.ndim(sig) == 3 else f[None])
+        return np.concatenate(rows)
+
+    def _model_x(self, model, x=None):
+        """What ``model`` takes: the windows, and the features too when its config asks for them."""
+        windows = self.model_inputs(x)
+        if getattr(model, "takes_features", False):
+            return [windows, self.model_features()]
+        return windows
+
     @property
     def model_windows(self):
         """:meth:`model_inputs` as a property, for batchflow's ``train_model(x=B("model_windows"))``."""
@@ -101,7 +124,7 @@ class ModelMixin:
             ``self``.
         """
         model = self._model(model_name)
-        x = self.model_inputs(x)
+        x = self._model_x(model, x)
         y = self.model_targets(y)
         if metrics is not None:
             names = [metrics] if isinstance(metrics, str) or callable(metrics) else list(metrics)
@@ -119,7 +142,7 @@ class ModelMixin:
         The dict goes to ``save_to`` when given, and to the model's ``test_hist``.
         """
         model = self._model(model_name)
-        logs = model.test_on_batch(self.model_inputs(x), self.model_targets(y))
+        logs = model.test_on_batch(self._model_x(model, x), self.model_targets(y))
         if save_to is not None:
             save_data_to(data=[logs], dst=[save_to], batch=self)
         return self
@@ -150,7 +173,7 @@ class ModelMixin:
         """
         model = self._model(model_name)
         signals = self.signal if x is None else x
-        probs = model.predict_on_batch(self.model_inputs(signals))
+        probs = model.predict_on_batch(self._model_x(model, signals))
         counts = self.segment_counts(signals)
         pieces = np.split(probs, np.cumsum(counts)[:-1])
         per_record = []

@@ -250,7 +250,9 @@ class PreprocessingMixin:
             Where the record sits in the padded signal; annotations and per-sample
             targets (padded with background 0) are shifted with it.
         mode : str
-            :func:`numpy.pad` mode.
+            :func:`numpy.pad` mode. ``"constant"`` and ``"edge"`` pad per-sample targets
+            with background 0; modes that repeat the signal (``"wrap"``, ``"reflect"``,
+            ``"symmetric"``) pad them the same way, and refuse records with annotations.
         value : float
             Fill value of ``mode="constant"``.
 
@@ -263,11 +265,32 @@ class PreprocessingMixin:
             n = sig.shape[-1]
             before = segments.align_offset(max(length - n, 0), align)
             maps.append(_per_segment(sig, alignment.shift_map(n, -before, max(n, length))))
+        repeats = mode not in ("constant", "edge")
+        if repeats:
+            self._check_no_marks_in_repeats(mode, length)
+            targets = self._pad_per_sample_targets(length, align, mode)
         self.set_component("signal", self.map_signals(segments.pad, length=length, align=align,
                                                       mode=mode, value=value, group_by_fs=False))
         self.align_to(maps, "pad_signals")
+        if repeats and self.target is not None:
+            self.set_component("target", targets)
         self._update_lengths()
         return self
+
+    def _check_no_marks_in_repeats(self, mode, length):
+        annotations = self.annotation if self.annotation is not None else [None] * len(self)
+        for i, (annotation, sig) in enumerate(zip(annotations, self.signal)):
+            if sig.shape[-1] < length and any(len(a["sample"]) for a in _flat_annotations(annotation)):
+                raise RecordError(self.record_name(i), f"pad_signals(mode={mode!r}) repeats samples, and "
+                                  "annotations cannot be repeated with them: pad with mode='constant' "
+                                  "or 'edge', or drop the annotations first")
+
+    def _pad_per_sample_targets(self, length, align, mode):
+        targets = list(self.target) if self.target is not None else []
+        for i, target in enumerate(targets):
+            if self.has_per_sample_target(i):
+                targets[i] = segments.pad(np.asarray(target), length, align=align, mode=mode)
+        return targets
 
     @action
     def crop_signals(self, length, align="left"):
@@ -438,11 +461,12 @@ class PreprocessingMixin:
         indices, columns = [], {name: [] for name in self.components}
         annotations = self.annotation if self.annotation is not None else [None] * len(self)
         targets = self.target if self.target is not None else [None] * len(self)
+        features = self.features if self.features is not None else [None] * len(self)
         for i, (ix, sig, meta) in enumerate(zip(self.indices, self.signal, self.meta)):
             if sig.ndim == 2:
                 indices.append(str(ix))
-                for name, value in zip(("signal", "annotation", "meta", "target"),
-                                       (sig, annotations[i], meta, targets[i])):
+                for name, value in zip(("signal", "annotation", "meta", "target", "features"),
+                                       (sig, annotations[i], meta, targets[i], features[i])):
                     columns[name].append(value)
                 continue
             starts = meta.get("segment_starts")
@@ -462,6 +486,7 @@ class PreprocessingMixin:
                 columns["annotation"].append(seg_ann)
                 columns["meta"].append(seg_meta)
                 columns["target"].append(None if targets[i] is None else targets[i][k])
+                columns["features"].append(None if features[i] is None else features[i][k])
         return new_batch(self, np.asarray(indices), columns)
 
     @action
@@ -769,6 +794,12 @@ class PreprocessingMixin:
             raise RecordError(", ".join(self.record_name(i) for i in range(len(self))),
                               "no record passes the quality limits: nothing is left in the batch")
         return subset(self, good)
+
+
+def _flat_annotations(annotation):
+    """Every annotator dict of a record's annotation (per-segment lists flattened)."""
+    for ann in (annotation or {}).values():
+        yield from (ann if isinstance(ann, list) else [ann])
 
 
 def _per_segment(sig, positions):

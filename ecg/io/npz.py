@@ -23,16 +23,18 @@ def _json_default(value):
     raise TypeError(f"cannot store {type(value).__name__} in meta")
 
 
-def write_npz(path, signal=None, annotation=None, meta=None, target=None):
+def write_npz(path, signal=None, annotation=None, meta=None, target=None, features=None):
     """Write one record's components to ``path`` atomically (temp file, then rename).
 
-    ``signal`` and a numeric ``target`` are stored as arrays; ``meta`` as JSON;
+    ``signal``, ``features`` and a numeric ``target`` are stored as arrays; ``meta`` as JSON;
     ``annotation`` as one array per annotator and field (``ann/atr/sample``...), and
     per-segment annotations of a split record as ``annseg/atr/<k>/sample``...
     """
     arrays = {"format_version": np.array(FORMAT_VERSION)}
     if signal is not None:
         arrays["signal"] = np.asarray(signal)
+    if features is not None:
+        arrays["features"] = np.asarray(features, dtype=np.float32)
     if target is not None:
         target = np.asarray(target)
         if target.dtype == object:
