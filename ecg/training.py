@@ -189,7 +189,7 @@ def save_checkpoint(model, checkpoint_dir, epoch, history, settings=None):
     checkpoint_dir = os.path.abspath(os.fspath(checkpoint_dir))
     folder = os.path.join(checkpoint_dir, f"epoch-{epoch:04d}")
     model.save(os.path.join(folder, MODEL_DIR))
-    states = {f"g{i}": np.asarray(gen.state.numpy()) for i, gen in enumerate(seed_generators(model.model))}
+    states = {f"g{i}": np.asarray(state) for i, state in enumerate(seed_states(model.model))}
     _write_atomic(os.path.join(folder, SEEDS_FILE), lambda file: np.savez(file, **states))
     state = {"format": FORMAT, "format_version": FORMAT_VERSION, "epoch": int(epoch),
              "checkpoint": os.path.basename(folder), "settings": dict(settings or {}),
@@ -233,30 +233,33 @@ def restore_checkpoint(pipeline, model_name, checkpoint_dir, state=None):
     model.load(os.path.join(folder, MODEL_DIR))
     with np.load(os.path.join(folder, SEEDS_FILE), allow_pickle=False) as saved:
         states = [saved[f"g{i}"] for i in range(len(saved.files))]
-    generators = seed_generators(model.model)
-    if len(generators) != len(states):
+    variables = seed_states(model.model)
+    if len(variables) != len(states):
         raise ModelError(f"checkpoint {folder} holds {len(states)} seed generator states, the network "
-                         f"has {len(generators)}")
-    for gen, value in zip(generators, states):
-        gen.state.assign(value)
+                         f"has {len(variables)}")
+    for variable, value in zip(variables, states):
+        variable.assign(value)
     with model.lock:
         model.hist.clear()
         model.hist.extend(state["batch_logs"])
-        # Build Keras' train function now: KerasBaseModel's fast path reads it from
-        # make_train_function(), which returns None the first time on a loaded model.
-        model.model.make_train_function()
     return model
 
 
-def seed_generators(network):
-    """The Keras seed generators of ``network``'s layers (dropout...), in layer order."""
-    seen, out = set(), []
-    for layer in network._flatten_layers(include_self=True):  # noqa: SLF001 (Keras keeps them here)
-        for gen in getattr(layer, "_seed_generators", ()):
-            if id(gen) not in seen:
-                seen.add(id(gen))
-                out.append(gen)
-    return out
+def seed_states(network):
+    """The state variables of the Keras seed generators in ``network``'s layers (dropout...).
+
+    ``keras.Layer.variables`` is ``weights`` plus the seed generators' ``state``
+    variables, each layer's before those of the layers inside it; so the states are the
+    variables that are not weights, in layer order.
+
+    Args:
+        network: A ``keras.Model``.
+
+    Returns:
+        A list of ``keras.Variable`` of shape ``(2,)``.
+    """
+    weights = {id(variable) for variable in network.weights}
+    return [variable for variable in network.variables if id(variable) not in weights]
 
 
 def _write_atomic(path, write):

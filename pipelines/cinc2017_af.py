@@ -139,7 +139,7 @@ def main(argv=None):
 
     model_dir = os.path.join(args.out, "model")
     model.save(model_dir)
-    records, saved_probs, classes = predict_dataset(model_dir, test, args.batch_size)
+    records, saved_probs, classes, _ = predict_dataset(model_dir, test, args.batch_size)
     write_predictions(os.path.join(args.out, "test_predictions.csv"), records, saved_probs, classes)
     same = np.abs(saved_probs - probs).max()
     print(f"saved model {model_dir}: predictions from raw records with its recipe differ from the "

@@ -142,6 +142,39 @@ def test_layer_spec_parameter_count_formula():
     assert model.count_params() == conv + depthwise + pointwise + 8 * 4 + 4
 
 
+# Parameters of ZOO networks counted by hand (4 classes, 3 for segmentation), so that a wrong
+# count_params() or describe() fails. Convolutions k * c_in * c_out (no bias before a batch norm),
+# depthwise k * c, dense c_in * c_out + c_out, batch norm 4 * c (scale, offset, moving mean, variance).
+TCN_BODY = ((7 * 1 * 4 + 4 * 4)                                  # input convolution 1 -> 4
+            + 2 * (3 * 4 * 4 + 4 * 4)                            # block 1: two 4 -> 4 convolutions
+            + (4 * 8 + 4 * 8)                                    # block 2: 1x1 shortcut 4 -> 8,
+            + (3 * 4 + 4 * 8 + 4 * 8) + (3 * 8 + 8 * 8 + 4 * 8)  # two separable convolutions,
+            + (8 * 4 + 4) + (4 * 8 + 8))                         # squeeze-excite 8 -> 4 -> 8
+RESNET = ((7 * 1 * 4 + 4 * 4)                                    # stem 1 -> 4
+          # bottleneck blocks 4 -> 8, then 8 -> 8 with stride 2: shortcut, 1x1 to 4, 3x3, 1x1 to 8
+          + (4 * 8 + 4 * 8) + (4 * 4 + 4 * 4) + (3 * 4 * 4 + 4 * 4) + (4 * 8 + 4 * 8)
+          + (8 * 8 + 4 * 8) + (8 * 4 + 4 * 4) + (3 * 4 * 4 + 4 * 4) + (4 * 8 + 4 * 8)
+          + 8 * 4 + 4)                                           # head
+EFFICIENTNET = ((5 * 1 * 4 + 4 * 4)                              # stem 1 -> 4
+                + (3 * 4 * 4 + 4 * 4)                            # fused MBConv 4 -> 4
+                + (4 * 8 + 4 * 8) + (3 * 8 + 4 * 8)              # MBConv: expansion 4 -> 8, depthwise,
+                + (8 * 2 + 2) + (2 * 8 + 8)                      # squeeze-excite 8 -> 2 -> 8,
+                + (8 * 8 + 4 * 8)                                # projection 8 -> 8
+                + (8 * 8 + 4 * 8)                                # head convolution 8 -> 8
+                + 8 * 4 + 4)                                     # head
+HAND_COUNTS = {("tcn", "classification"): TCN_BODY + 8 * 4 + 4, ("tcn", "segmentation"): TCN_BODY + 8 * 3 + 3,
+               ("resnet", "classification"): RESNET, ("efficientnet", "classification"): EFFICIENTNET}
+
+
+@pytest.mark.parametrize("name,task", sorted(HAND_COUNTS))
+def test_parameter_counts_match_hand_counts(name, task):
+    num_classes = 3 if task == "segmentation" else len(CLASSES)
+    model = build_network({"name": name, "params": ZOO[name][0]}, (STEPS, 1), num_classes, task)
+    assert model.count_params() == HAND_COUNTS[name, task]
+    summary = describe(name, (STEPS, 1), num_classes, ZOO[name][0], task)
+    assert f"parameters: {HAND_COUNTS[name, task]:,}" in summary
+
+
 def test_layer_spec_reads_ti_style_yaml(tmp_path):
     spec = tmp_path / "net.yaml"
     spec.write_text(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ecg.errors import ConfigError, ModelError
-from ecg.training import read_state, train_epochs
+from ecg.training import read_state, seed_states, train_epochs
 
 REPO = Path(__file__).resolve().parents[1]
 JOB = REPO / "tests" / "resume_job.py"
@@ -76,3 +76,16 @@ def test_uncommitted_checkpoint_is_ignored_and_settings_must_match(tmp_path, cin
         train_epochs(pipeline(), "m", n_epochs=3, batch_size=20, checkpoint_dir=tmp_path, seed=3, resume=True)
     with pytest.raises(ConfigError, match="checkpoint_dir"):
         train_epochs(pipeline(), "m", n_epochs=1, batch_size=20, resume=True)
+
+
+def test_seed_states_are_the_layers_seed_generators_in_layer_order():
+    from ecg.models.factory import build_network
+
+    params = {"dim": 8, "depth": 2, "num_heads": 2, "ff_ratio": 2, "conv_kernel": 7, "patch_size": 8,
+              "dropout": 0.1}                          # dropout layers, some nested in attention layers
+    network = build_network({"name": "conformer", "params": params}, (512, 1), 4)
+    generators = []                                    # where Keras keeps them (private), as the reference
+    for layer in network._flatten_layers(include_self=True):
+        generators.extend(gen for gen in layer._seed_generators if gen not in generators)
+    assert len(generators) > 4
+    assert [id(state) for state in seed_states(network)] == [id(gen.state) for gen in generators]

@@ -1,12 +1,33 @@
 """``ecg predict``: label a folder of WFDB records with a saved model."""
+import argparse
 import csv
 import glob
 import os
+import sys
 import tempfile
 
 import numpy as np
 
 from ecg.errors import EcgError
+from ecg.report import ErrorReport
+
+EXIT_MISSING = 3
+"""Exit status when some records got no prediction (the others are written)."""
+
+EPILOG = f"""\
+outputs:
+  OUT                      record,label,p_<class>... for every predicted record
+  <OUT stem>.errors.csv    record,reason for every record that got no prediction
+                           (unreadable, dropped by the model's recipe, or a recipe
+                           action failed on it); header only when there is none
+
+exit status:
+  0  every record was predicted
+  2  error, nothing written: bad arguments, no records, not a saved model, or a
+     model whose preprocessing recipe is refused (it may only hold signal actions)
+  {EXIT_MISSING}  some records got no prediction: they are listed on stderr and in
+     <OUT stem>.errors.csv, the others are in OUT
+"""
 
 
 def register(subparsers):
@@ -15,7 +36,8 @@ def register(subparsers):
         "predict", help="predict labels of records with a saved model",
         description="Write one CSV row per record: record, label and one probability column per "
                     "class. A model trained on segments gives a whole-record decision (segment "
-                    "probabilities averaged).")
+                    "probabilities averaged).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="folder written by KerasBaseModel.save")
     parser.add_argument("--records", required=True, help="folder of WFDB records (.hea with .dat/.mat) or .edf")
     parser.add_argument("--out", required=True, help="CSV file to write")
@@ -32,17 +54,21 @@ def find_records(folder):
     raise EcgError(f"no records (.hea or .edf files) in {folder}")
 
 
-def write_predictions(path, records, probabilities, classes):
-    """Write ``record,label,p_<class>...`` rows to ``path`` atomically."""
+def errors_path(out):
+    """Path of the errors CSV beside predictions ``out``: ``<out stem>.errors.csv``."""
+    return os.path.splitext(out)[0] + ".errors.csv"
+
+
+def write_csv(path, header, rows):
+    """Write ``header`` and ``rows`` to the CSV file ``path`` atomically (never half-written)."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".csv")
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as file:
             writer = csv.writer(file)
-            writer.writerow(["record", "label", *(f"p_{c}" for c in classes)])
-            for record, probs in zip(records, probabilities):
-                writer.writerow([record, classes[int(np.argmax(probs))], *(f"{p:.6f}" for p in probs)])
+            writer.writerow(header)
+            writer.writerows(rows)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -50,8 +76,20 @@ def write_predictions(path, records, probabilities, classes):
         raise
 
 
+def write_predictions(path, records, probabilities, classes):
+    """Write ``record,label,p_<class>...`` rows to ``path`` atomically."""
+    write_csv(path, ["record", "label", *(f"p_{c}" for c in classes)],
+              ([record, classes[int(np.argmax(probs))], *(f"{p:.6f}" for p in probs)]
+               for record, probs in zip(records, probabilities)))
+
+
+def write_errors(path, missing):
+    """Write ``record,reason`` rows (``missing``: record -> reason) to ``path`` atomically."""
+    write_csv(path, ["record", "reason"], missing.items())
+
+
 def predict_records(model_path, folder, batch_size=64):
-    """Predict every record in ``folder``; return ``(records, probabilities, classes)``."""
+    """Predict every record in ``folder``; return :class:`~ecg.recipes.Predictions`."""
     from ecg.data.dataset import EcgDataset
     from ecg.recipes import predict_dataset
 
@@ -59,8 +97,18 @@ def predict_records(model_path, folder, batch_size=64):
 
 
 def run(args):
-    """Run ``ecg predict`` with parsed arguments."""
-    records, probabilities, classes = predict_records(args.model, args.records, args.batch_size)
-    write_predictions(args.out, records, probabilities, classes)
-    print(f"wrote {len(records)} predictions to {args.out}")
-    return 0
+    """Run ``ecg predict`` with parsed arguments; return the exit status (see ``EPILOG``)."""
+    result = predict_records(args.model, args.records, args.batch_size)
+    write_predictions(args.out, result.records, result.probabilities, result.classes)
+    errors = errors_path(args.out)
+    write_errors(errors, result.missing)
+    print(f"wrote {len(result.records)} predictions to {args.out}")
+    if not result.missing:
+        return 0
+    report = ErrorReport()
+    for record, reason in result.missing.items():
+        report.add(record, reason)
+    total = len(result.records) + len(result.missing)
+    print(f"ecg predict: {len(result.missing)} of {total} records got no prediction, listed in {errors}\n"
+          f"{report.summary()}", file=sys.stderr)
+    return EXIT_MISSING

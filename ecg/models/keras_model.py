@@ -12,6 +12,8 @@ from ecg import __version__
 from ecg.config import StrictConfig, parse_config
 from ecg.errors import ModelError
 from ecg.models.base import BaseModel
+from ecg.models.keras_fast import TrainStep
+from ecg.recipes import Recipe
 
 FORMAT = "ecg-keras-model"
 FORMAT_VERSION = 1
@@ -54,10 +56,13 @@ class KerasModelConfig(StrictConfig):
         recipe ``[{"band_pass_signals": {"low": 0.5, "high": 40}}, ...]`` (see
         :mod:`ecg.recipes`); saved with the model and applied by ``ecg predict``.
     fast_path : bool
-        Train through the compiled Keras step directly, without Keras' per-call
-        metric conversion: the loss and metrics of each batch stay on the device until
-        :attr:`KerasBaseModel.hist` is read (TensorFlow backend; other backends use
-        ``keras.Model.train_on_batch``). Same seed, same weights either way.
+        Train through the compiled Keras step directly (see :mod:`ecg.models.keras_fast`),
+        without Keras' per-call metric conversion: the loss and metrics of each batch stay
+        on the device until :attr:`KerasBaseModel.hist` is read, and on JAX the weights
+        stay in the jitted step's state between batches. TensorFlow and JAX backends, on
+        the tested Keras versions only (others warn once and use
+        ``keras.Model.train_on_batch``); ``ECG_KERAS_FAST=0`` in the environment turns it
+        off for every model. Same seed, same weights either way.
     path : str, optional
         Load a model saved with :meth:`KerasBaseModel.save` from this folder.
     """
@@ -71,7 +76,7 @@ class KerasModelConfig(StrictConfig):
     loss: str = "categorical_crossentropy"
     metrics: list[Union[str, dict[str, Any]]] = []
     seed: Optional[int] = None
-    preprocess: list[dict[str, Optional[dict[str, Any]]]] = []
+    preprocess: Recipe = []
     fast_path: bool = True
     path: Optional[str] = None
 
@@ -126,7 +131,7 @@ class KerasBaseModel(BaseModel):
         super().__init__(config)
         self.config = parse_config(KerasModelConfig, config, "KerasBaseModel config")
         self._network = None
-        self._fast_state = None
+        self._train_step = None
         self._hist = []
         self.test_hist = []
         self.reset_timing()
@@ -171,8 +176,7 @@ class KerasBaseModel(BaseModel):
             optimizer = keras.optimizers.get({"class_name": optimizer.pop("name"), "config": optimizer})
         network.compile(optimizer=optimizer, loss=cfg.loss,
                         metrics=[keras_metric(name, **kw) for name, kw in _metric_specs(cfg.metrics)])
-        self._network = network
-        self._fast_state = None
+        self._network, self._train_step = network, TrainStep(network)
         return self
 
     def _ensure_built(self, x, y=None, classes=None, metrics=None):
@@ -191,7 +195,7 @@ class KerasBaseModel(BaseModel):
     def reset(self):
         """Drop the network; the next batch builds a fresh one with the same config."""
         with self.lock:
-            self._network, self._fast_state = None, None
+            self._network, self._train_step = None, None
             self._hist, self.test_hist = [], []
 
     def model_summary(self, **kwargs):
@@ -225,10 +229,7 @@ class KerasBaseModel(BaseModel):
             if self._step_end is not None:
                 self._input_wait += start - self._step_end
             self._ensure_built(x, y, classes, metrics)
-            if self._can_use_fast_path(kwargs):
-                logs = self._fast_train_step(x, y, kwargs.get("sample_weight"))
-            else:
-                logs = self._network.train_on_batch(x, y, return_dict=True, **kwargs)
+            logs = self._train_step(x, y, fast=self.config.fast_path, **kwargs)
             self._hist.append(logs)
             self._step_end = time.perf_counter()
             self._train_time += self._step_end - start
@@ -243,53 +244,15 @@ class KerasBaseModel(BaseModel):
                     self._hist[i] = _Floats((k, float(v)) for k, v in logs.items())
             return self._hist
 
-    def _can_use_fast_path(self, kwargs):
-        import keras
-
-        return (self.config.fast_path and keras.backend.backend() in ("tensorflow", "jax")
-                and not kwargs.keys() - {"sample_weight"} and self._network.optimizer is not None
-                and self._network.optimizer.built)
-
-    def _fast_train_step(self, x, y, sample_weight=None):
-        """One step through Keras' compiled train function; returns the logs as tensors.
-
-        The same compiled step ``keras.Model.train_on_batch`` runs, minus its
-        conversion of every log to a Python float (a host synchronisation per batch).
-        On JAX, the weights also stay in the jitted step's state between calls, as in
-        ``fit``; :attr:`model` writes them back into the Keras variables when read.
-        """
-        import keras
-
-        network = self._network
-        if keras.backend.backend() == "tensorflow":
-            network.make_train_function()     # returns None when it creates the function
-            network.reset_metrics()
-            return network.train_function([(x, y, sample_weight)])
-        if self._fast_state is None:
-            network.make_train_function()
-            network.reset_metrics()
-            self._fast_state = network._get_jax_state(
-                trainable_variables=True, non_trainable_variables=True, optimizer_variables=True,
-                metrics_variables=True, purge_model_variables=False)
-            # host copies: the jitted step donates its input buffers, so fresh ones each call
-            self._metrics_start = [np.array(v) for v in self._fast_state[3]]
-            network._jax_state_synced = False
-        trainable, non_trainable, optimizer, _ = self._fast_state
-        state = (trainable, non_trainable, optimizer, [v.copy() for v in self._metrics_start])
-        logs, self._fast_state = network.train_function(state, iter([(x, y, sample_weight)]))
-        return logs
+    @property
+    def step_counts(self):
+        """dict: training steps taken so far ``{"fast": n, "public": n}`` (see ``fast_path``)."""
+        return dict(self._train_step.counts) if self._train_step is not None else {"fast": 0, "public": 0}
 
     def _sync(self):
         """Write weights kept in the fast path's state back into the Keras variables."""
-        if self._fast_state is None:
-            return
-        network = self._network
-        trainable, non_trainable, optimizer, metrics = self._fast_state
-        network._jax_state = {"trainable_variables": trainable, "non_trainable_variables": non_trainable,
-                              "optimizer_variables": optimizer, "metrics_variables": metrics}
-        network._jax_state_synced = False
-        network.jax_state_sync()
-        self._fast_state = None
+        if self._train_step is not None:
+            self._train_step.sync()
 
     @property
     def model(self):
@@ -400,8 +363,7 @@ class KerasBaseModel(BaseModel):
             raise ModelError(f"cannot load the network in {path}: {type(exc).__name__}: {exc}") from exc
         with self.lock:
             self.config = config.model_copy(update={"path": path})
-            self._network = network
-        self._fast_state = None
+            self._network, self._train_step = network, TrainStep(network)
         return self
 
     @staticmethod
