@@ -270,6 +270,12 @@ class SignalQualityArgs(RecipeArgs):
     drop: Flag = False
 
 
+class RRFeaturesArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.rr_features`: annotation key of the R peaks."""
+
+    ext: AnnotationKey = "rpeaks"
+
+
 RECIPE_ACTIONS = {
     "band_pass_signals": BandPassArgs,
     "fir_band_pass_signals": FirBandPassArgs,
@@ -287,6 +293,7 @@ RECIPE_ACTIONS = {
     "heart_rate": HeartRateArgs,
     "beat_signals": BeatArgs,
     "signal_quality": SignalQualityArgs,
+    "rr_features": RRFeaturesArgs,
 }
 """dict: the recipe-safe ``EcgBatch`` actions, name -> schema of their arguments."""
 

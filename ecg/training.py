@@ -72,7 +72,8 @@ def train_epochs(pipeline, model_name, n_epochs, batch_size, checkpoint_dir=None
         Epoch ``e`` runs with ``shuffle=seed + e``.
     on_epoch : callable, optional
         Called as ``on_epoch(logs)`` after each epoch with the epoch's dict (below),
-        e.g. to print it.
+        e.g. to print it or to validate; raising :class:`StopTraining` ends the run
+        after this epoch.
     run_kwargs
         More arguments of ``pipeline.run`` (``drop_last``, ``prefetch``...).
 
@@ -132,13 +133,25 @@ def train_epochs(pipeline, model_name, n_epochs, batch_size, checkpoint_dir=None
         for key in batches[0] if batches else ():
             logs[key] = float(np.mean([b[key] for b in batches]))
         history.append(logs)
+        stop = None
         if on_epoch is not None:
-            on_epoch(logs)
-        if checkpoint_dir is not None and ((epoch + 1) % every == 0 or epoch + 1 == n_epochs):
+            try:
+                on_epoch(logs)
+            except StopTraining as exc:
+                stop = exc
+        if checkpoint_dir is not None and ((epoch + 1) % every == 0 or epoch + 1 == n_epochs or stop):
             save_checkpoint(model, checkpoint_dir, epoch + 1, history, settings)
+        if stop is not None:
+            logger.info("stopped after epoch %d: %s", epoch + 1, stop)
+            break
     if pipeline.has_variable(REPORT_VARIABLE) and pipeline.v(REPORT_VARIABLE):
         logger.warning(pipeline.v(REPORT_VARIABLE).summary())
     return history
+
+
+class StopTraining(Exception):
+    """Raised by an ``on_epoch`` callback of :func:`train_epochs` to end the run after this epoch
+    (early stopping); the epoch is kept and checkpointed."""
 
 
 def _pipeline_model(pipeline, model_name):

@@ -73,10 +73,13 @@ def check_alignment(batch, tol, edge):
             if real.size:                                          # nor the edge padding of a compression
                 real = real[:len(real) - np.argmax(real[::-1] != real[-1])] if (real != real[-1]).any() else real[:1]
             real = real[edge:len(real) - edge]                     # no resampling edge ringing
-            if real.size > 2:
-                lo, hi = real.min() + tol + 1, real.max() - tol - 1
-                expected = set(batch.meta[i]["marks"][(batch.meta[i]["marks"] >= lo)
-                                                      & (batch.meta[i]["marks"] <= hi)].tolist())
+            # a wrap padding makes the clock jump back: check each monotonic run on its own
+            for run in np.split(real, np.flatnonzero(np.abs(np.diff(real)) > 5) + 1):
+                if run.size <= 2:
+                    continue
+                lo, hi = run.min() + tol + 1, run.max() - tol - 1
+                marks = batch.meta[i]["marks"]
+                expected = set(marks[(marks >= lo) & (marks <= hi)].tolist())
                 assert expected <= set(original.tolist())
             checked += len(original)
     return checked
@@ -118,7 +121,8 @@ def chains(draw):
             kwargs, length = {"length": new, "align": align}, new
         elif name == "pad_signals":
             new = draw(st.integers(length, length + 600))
-            kwargs = {"length": new, "align": draw(st.sampled_from(["left", "center", "right"]))}
+            kwargs = {"length": new, "align": draw(st.sampled_from(["left", "center", "right"])),
+                      "mode": draw(st.sampled_from(["constant", "wrap"]))}
             length = new
         elif name == "split_signals":
             new = draw(st.integers(length // 4, length + 200))
@@ -158,6 +162,7 @@ def test_marks_follow_every_chain(steps, lengths, seed):
     ("crop_signals", {"length": 1500, "align": "center"}),
     ("crop_signals", {"length": 700, "align": 333}),
     ("pad_signals", {"length": 4000, "align": "right"}),
+    ("pad_signals", {"length": 7000, "align": "center", "mode": "wrap"}),
     ("split_signals", {"length": 1000, "step": 700}),
     ("split_signals", {"length": 5000, "pad": True}),
     ("random_split_signals", {"length": 900, "n_segments": 4, "seed": 1}),
@@ -256,3 +261,19 @@ def test_move_samples_against_brute_force():
             assert kept == inside
         np.testing.assert_array_equal(moved, [np.argmin(np.abs(positions - s) + 1e-9 * np.arange(n_out))
                                               for s in sample[keep]])
+
+
+def test_wrap_padding_repeats_marks_with_each_copy():
+    batch = synthetic_batch([1000], seed=4)
+    marks = batch.annotation[0]["m"]["sample"].copy()
+    batch.pad_signals(3500, align="left", mode="wrap")
+    moved = batch.annotation[0]["m"]["sample"]
+    expected = np.sort(np.concatenate([marks + k * 1000 for k in range(4)]))
+    np.testing.assert_array_equal(moved, expected[expected < 3500])
+    np.testing.assert_array_equal(batch.target[0], mark_class(np.arange(3500) % 1000))
+
+
+def test_mirroring_pad_refuses_annotations():
+    batch = synthetic_batch([1000], seed=4)
+    with pytest.raises(Exception, match="mirrors samples"):
+        batch.pad_signals(1500, mode="reflect")

@@ -252,7 +252,8 @@ class PreprocessingMixin:
         mode : str
             :func:`numpy.pad` mode. ``"constant"`` and ``"edge"`` pad per-sample targets
             with background 0; modes that repeat the signal (``"wrap"``, ``"reflect"``,
-            ``"symmetric"``) pad them the same way, and refuse records with annotations.
+            ``"symmetric"``) pad them the same way. ``"wrap"`` repeats annotations with
+            each copy of the record; the mirroring modes refuse records with annotations.
         value : float
             Fill value of ``mode="constant"``.
 
@@ -267,13 +268,17 @@ class PreprocessingMixin:
             maps.append(_per_segment(sig, alignment.shift_map(n, -before, max(n, length))))
         repeats = mode not in ("constant", "edge")
         if repeats:
-            self._check_no_marks_in_repeats(mode, length)
+            if mode != "wrap":
+                self._check_no_marks_in_repeats(mode, length)
             targets = self._pad_per_sample_targets(length, align, mode)
+            tiled = self._tile_annotations(length, align) if mode == "wrap" else None
         self.set_component("signal", self.map_signals(segments.pad, length=length, align=align,
                                                       mode=mode, value=value, group_by_fs=False))
         self.align_to(maps, "pad_signals")
         if repeats and self.target is not None:
             self.set_component("target", targets)
+        if repeats and tiled is not None:
+            self.set_component("annotation", tiled)
         self._update_lengths()
         return self
 
@@ -281,9 +286,23 @@ class PreprocessingMixin:
         annotations = self.annotation if self.annotation is not None else [None] * len(self)
         for i, (annotation, sig) in enumerate(zip(annotations, self.signal)):
             if sig.shape[-1] < length and any(len(a["sample"]) for a in _flat_annotations(annotation)):
-                raise RecordError(self.record_name(i), f"pad_signals(mode={mode!r}) repeats samples, and "
-                                  "annotations cannot be repeated with them: pad with mode='constant' "
-                                  "or 'edge', or drop the annotations first")
+                raise RecordError(self.record_name(i), f"pad_signals(mode={mode!r}) mirrors samples, and "
+                                  "annotations cannot be mirrored with them: pad with mode='wrap', "
+                                  "'constant' or 'edge', or drop the annotations first")
+
+    def _tile_annotations(self, length, align):
+        """Annotations of a wrap padding: every mark repeated with each copy of the record."""
+        if self.annotation is None:
+            return None
+        out = []
+        for annotation, sig in zip(self.annotation, self.signal):
+            n = sig.shape[-1]
+            before = segments.align_offset(max(length - n, 0), align)
+            n_out = max(n, length)
+            out.append({ext: ([alignment.tile_annotation(a, n, before, n_out) for a in ann]
+                              if isinstance(ann, list) else alignment.tile_annotation(ann, n, before, n_out))
+                        for ext, ann in (annotation or {}).items()} if annotation is not None else None)
+        return out
 
     def _pad_per_sample_targets(self, length, align, mode):
         targets = list(self.target) if self.target is not None else []

@@ -222,7 +222,8 @@ def feed_forward(x, hidden, activation_name="gelu", dropout=0.0):
     return apply_dropout(layers.Dense(channels)(x), dropout)
 
 
-def output_head(x, num_classes, task="classification", output_activation="softmax", dropout=0.0):
+def output_head(x, num_classes, task="classification", output_activation="softmax", dropout=0.0,
+                pooling="avg"):
     """The output layer of every built-in architecture.
 
     Classification: global average pooling over time (and width) if ``x`` still has
@@ -237,13 +238,19 @@ def output_head(x, num_classes, task="classification", output_activation="softma
         task: ``"classification"`` or ``"segmentation"``.
         output_activation: ``"softmax"``, ``"sigmoid"`` or ``"linear"``.
         dropout: Dropout rate before the dense layer.
+        pooling: ``"avg"``, or ``"avgmax"`` to concatenate global max pooling to the
+            average (classification of 1-D features only).
 
     Output shape:
         ``(batch, num_classes)`` or ``(batch, steps, num_classes)``.
     """
     rank = len(x.shape) - 2
     if task == "classification" and rank > 0:
-        x = _pick(rank, layers.GlobalAveragePooling1D, layers.GlobalAveragePooling2D)()(x)
+        pooled = _pick(rank, layers.GlobalAveragePooling1D, layers.GlobalAveragePooling2D)()(x)
+        if pooling == "avgmax":
+            maxed = _pick(rank, layers.GlobalMaxPooling1D, layers.GlobalMaxPooling2D)()(x)
+            pooled = layers.Concatenate(name="pooled")([pooled, maxed])
+        x = pooled
     elif task == "segmentation" and rank == 2:
         x = layers.Reshape((-1, x.shape[2] * x.shape[3]))(x)
     x = apply_dropout(x, dropout)
@@ -307,6 +314,7 @@ def head_model(inputs, x, params, num_classes, task, name, upsampling=1):
     """
     if task == "segmentation" and upsampling > 1:
         x = upsample(x, upsampling)
-    outputs = output_head(x, num_classes, task, params.output_activation, params.head_dropout)
+    outputs = output_head(x, num_classes, task, params.output_activation, params.head_dropout,
+                          getattr(params, "head_pooling", "avg"))
     return keras.Model(inputs, outputs, name=name)
 

@@ -63,6 +63,17 @@ class KerasModelConfig(StrictConfig):
         the tested Keras versions only (others warn once and use
         ``keras.Model.train_on_batch``); ``ECG_KERAS_FAST=0`` in the environment turns it
         off for every model. Same seed, same weights either way.
+    feature_input : FeatureInput, optional
+        Give the network a second input, the batch's ``features`` (see
+        :mod:`ecg.models.fusion`): ``{"mean": [...], "std": [...], "units": 32,
+        "hidden": 64, "dropout": 0.3}``; the statistics standardise the features inside
+        the network. Classification only.
+    class_weight : dict, optional
+        Class name -> weight of its samples in the loss (e.g. inverse square-root class
+        frequencies); applied to every training batch.
+    info : dict
+        Free-form data saved with the model (the task, dataset and metrics it reached);
+        never code.
     path : str, optional
         Load a model saved with :meth:`KerasBaseModel.save` from this folder.
     """
@@ -78,7 +89,24 @@ class KerasModelConfig(StrictConfig):
     seed: Optional[int] = None
     preprocess: Recipe = []
     fast_path: bool = True
+    feature_input: Optional["FeatureInput"] = None
+    class_weight: Optional[dict[str, float]] = None
+    info: dict[str, Any] = {}
     path: Optional[str] = None
+
+
+class FeatureInput(StrictConfig):
+    """The feature input of a :class:`KerasBaseModel` (see :func:`ecg.models.fusion.with_feature_branch`)."""
+
+    n_features: Optional[int] = None
+    mean: Optional[list[float]] = None
+    std: Optional[list[float]] = None
+    units: int = 32
+    hidden: int = 64
+    dropout: float = 0.3
+
+
+KerasModelConfig.model_rebuild()
 
 
 class _Floats(dict):
@@ -149,8 +177,17 @@ class KerasBaseModel(BaseModel):
         """Class names of the output columns, or ``None`` when unknown."""
         return self.config.classes
 
-    def build(self, input_shape, num_classes, classes=None, metrics=None):
-        """Build and compile the network for ``input_shape`` ``(steps, channels)``."""
+    @property
+    def takes_features(self):
+        """True when the network has a feature input beside the signal (``feature_input``)."""
+        return self.config.feature_input is not None
+
+    def build(self, input_shape, num_classes, classes=None, metrics=None, n_features=None):
+        """Build and compile the network for ``input_shape`` ``(steps, channels)``.
+
+        ``n_features`` is the length of the feature vector of a network with a feature
+        input (``feature_input`` in the config).
+        """
         import keras
 
         from ecg.metrics import keras_metric
@@ -159,6 +196,11 @@ class KerasBaseModel(BaseModel):
         cfg = self.config
         updates = {"input_shape": tuple(cfg.input_shape or input_shape),
                    "num_classes": int(cfg.num_classes or num_classes)}
+        if cfg.feature_input is not None and cfg.feature_input.n_features is None:
+            if n_features is None:
+                raise ModelError("the model takes features: give n_features, or train it on a batch "
+                                 "with features first")
+            updates["feature_input"] = cfg.feature_input.model_copy(update={"n_features": int(n_features)})
         if classes is not None and cfg.classes is None:
             updates["classes"] = [str(c) for c in classes]
         if metrics:
@@ -170,6 +212,12 @@ class KerasBaseModel(BaseModel):
         if cfg.seed is not None:
             keras.utils.set_random_seed(cfg.seed)
         network = build_network(cfg.model.model_dump(), cfg.input_shape, cfg.num_classes, task=cfg.task)
+        if cfg.feature_input is not None:
+            from ecg.models.fusion import with_feature_branch
+
+            spec = cfg.feature_input
+            network = with_feature_branch(network, spec.n_features, spec.mean, spec.std, spec.units,
+                                          spec.hidden, spec.dropout)
         optimizer = cfg.optimizer
         if isinstance(optimizer, dict):
             optimizer = dict(optimizer)
@@ -190,6 +238,13 @@ class KerasBaseModel(BaseModel):
             raise ModelError("the model is not built: train it on a batch first, set input_shape and "
                              "num_classes in its config, or load a saved one with config={'path': ...}")
         num_classes = self.config.num_classes or np.shape(y)[-1]
+        if self.takes_features:
+            if not isinstance(x, (list, tuple)) or len(x) != 2:
+                raise ModelError("the model takes [signal windows, features]; got one input (does the "
+                                 "batch have features? compute them, e.g. find_r_peaks(0).rr_features())")
+            self.build(np.shape(x[0])[1:], num_classes, classes=classes, metrics=metrics,
+                       n_features=np.shape(x[1])[-1])
+            return
         self.build(np.shape(x)[1:], num_classes, classes=classes, metrics=metrics)
 
     def reset(self):
@@ -229,11 +284,22 @@ class KerasBaseModel(BaseModel):
             if self._step_end is not None:
                 self._input_wait += start - self._step_end
             self._ensure_built(x, y, classes, metrics)
+            if self.config.class_weight and "sample_weight" not in kwargs and "class_weight" not in kwargs:
+                kwargs["sample_weight"] = self._sample_weights(y)
             logs = self._train_step(x, y, fast=self.config.fast_path, **kwargs)
             self._hist.append(logs)
             self._step_end = time.perf_counter()
             self._train_time += self._step_end - start
         return logs
+
+    def _sample_weights(self, y):
+        """float32 weight of each row of one-hot ``y`` from ``class_weight`` (by class name)."""
+        classes = self.config.classes or [str(i) for i in range(self.config.num_classes)]
+        unknown = sorted(set(self.config.class_weight) - set(classes))
+        if unknown:
+            raise ModelError(f"class_weight names {unknown}, which are not classes of the model {classes}")
+        weights = np.array([self.config.class_weight.get(c, 1.0) for c in classes], dtype=np.float32)
+        return weights[np.asarray(y).argmax(axis=-1)]
 
     @property
     def hist(self):

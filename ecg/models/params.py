@@ -32,12 +32,16 @@ class ArchParams(BaseModel):
             gives independent per-class probabilities (multi-label); ``"linear"``
             gives logits.
         head_dropout: Dropout rate applied just before the output layer.
+        head_pooling: Pooling over time before a classification head: ``"avg"``
+            (global average) or ``"avgmax"`` (global average and global max,
+            concatenated).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     output_activation: OutputActivation = "softmax"
     head_dropout: Dropout = 0.0
+    head_pooling: Literal["avg", "avgmax"] = "avg"
 
 
 class _Block(BaseModel):

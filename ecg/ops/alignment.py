@@ -142,6 +142,32 @@ def move_annotation(annotation, positions):
     return out
 
 
+def tile_annotation(annotation, n_in, before, n_out):
+    """Annotation of a record wrap-padded to ``n_out`` samples with ``before`` samples in front.
+
+    The output repeats the record (``numpy.pad(mode="wrap")``), so every mark is repeated
+    with every copy of it that falls inside the output; fields stay in sample order.
+
+    Examples
+    --------
+    >>> ann = {"sample": np.array([1]), "symbol": np.array(["N"])}
+    >>> tile_annotation(ann, n_in=4, before=2, n_out=10)["sample"].tolist()
+    [3, 7]
+    """
+    sample = np.asarray(annotation["sample"], dtype=np.int64)
+    first = -(-before // n_in)                       # copies of the record starting before it
+    shifts = before + n_in * np.arange(-first, -(-(n_out - before) // n_in) + 1)
+    moved = (sample[None, :] + shifts[:, None]).reshape(-1)
+    keep = (moved >= 0) & (moved < n_out)
+    order = np.argsort(moved[keep], kind="stable")
+    out = {}
+    for key, values in annotation.items():
+        values = np.asarray(values)
+        out[key] = np.tile(values, len(shifts))[keep][order]
+    out["sample"] = moved[keep][order]
+    return out
+
+
 def move_per_sample(values, positions, fill=0):
     """Read per-sample values ``(..., n_in)`` at the positions of a map ``(..., n_out)``.
 
