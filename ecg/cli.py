@@ -8,7 +8,7 @@ import argparse
 import sys
 from importlib import import_module
 
-COMMANDS = ("predict", "download", "models")
+COMMANDS = ("download", "train", "evaluate", "predict", "models")
 
 
 def build_parser():

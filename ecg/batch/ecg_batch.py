@@ -4,10 +4,11 @@ from ecg.batch.base import EcgBatchBase
 from ecg.batch.features import FeaturesMixin
 from ecg.batch.io import IOMixin
 from ecg.batch.labels import LabelsMixin
+from ecg.batch.leads import LeadsMixin
 from ecg.batch.models import ModelMixin
 from ecg.batch.preprocessing import PreprocessingMixin
 
 
-class EcgBatch(IOMixin, PreprocessingMixin, LabelsMixin, AugmentationMixin, FeaturesMixin, ModelMixin,
+class EcgBatch(IOMixin, PreprocessingMixin, LeadsMixin, LabelsMixin, AugmentationMixin, FeaturesMixin, ModelMixin,
                EcgBatchBase):
     __doc__ = EcgBatchBase.__doc__

@@ -20,8 +20,9 @@ class FeaturesMixin:
 
         ``features[i]`` becomes float32 ``(n_features,)`` (``(n_segments, n_features)``
         for a split record, from each segment's own peaks) and ``meta["feature_names"]``
-        names the columns (:data:`ecg.ops.hrv.FEATURES`). Features a record has too few
-        beats for are 0, and ``meta["n_missing_features"]`` counts them.
+        names the columns: :data:`ecg.ops.hrv.FEATURES`, then ``duration`` (the length
+        of the record or segment in seconds). Features a record has too few beats for
+        are 0, and ``meta["n_missing_features"]`` counts them.
 
         Parameters
         ----------
@@ -49,10 +50,12 @@ class FeaturesMixin:
             if not isinstance(annotation, dict) or ext not in annotation:
                 raise RecordError(self.record_name(i), f"has no {ext!r} annotation: call find_r_peaks first")
             peaks = annotation[ext]
-            rows = [hrv.rr_features(np.diff(p["sample"]) / fs) for p in (peaks if isinstance(peaks, list) else [peaks])]
+            duration = self.signal[i].shape[-1] / fs
+            rows = [np.append(hrv.rr_features(np.diff(p["sample"]) / fs), duration)
+                    for p in (peaks if isinstance(peaks, list) else [peaks])]
             values = np.stack(rows) if isinstance(peaks, list) else rows[0]
             self.meta[i]["n_missing_features"] = int(np.isnan(values).sum())
-            self.meta[i]["feature_names"] = list(hrv.FEATURES)
+            self.meta[i]["feature_names"] = [*hrv.FEATURES, "duration"]
             out.append(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32))
         self.set_component("features", out)
         return self

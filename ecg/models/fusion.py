@@ -12,7 +12,7 @@ import numpy as np
 from ecg.errors import ConfigError
 
 
-def with_feature_branch(network, n_features, mean=None, std=None, units=32, hidden=64, dropout=0.3):
+def with_feature_branch(network, n_features, mean=None, std=None, units=32, hidden=64, dropout=0.3, clip=4.0):
     """Add a feature input to a classification network.
 
     Args:
@@ -24,6 +24,9 @@ def with_feature_branch(network, n_features, mean=None, std=None, units=32, hidd
         units: Width of the dense layer on the features.
         hidden: Width of the dense layer on both (0: none).
         dropout: Dropout rate before the hidden layer.
+        clip: Standardised features are soft-clipped to ``clip * tanh(z / clip)``: equal
+            to ``z`` near 0, never beyond ``±clip`` (HRV features of a few records lie
+            50 SD out); ``None`` leaves them as they are.
 
     Input shape:
         ``[(batch, steps, channels), (batch, n_features)]``.
@@ -59,6 +62,10 @@ def with_feature_branch(network, n_features, mean=None, std=None, units=32, hidd
             raise ConfigError(f"feature statistics need {n_features} values each; got mean {mean.shape}, "
                               f"std {std.shape}")
         f = layers.Normalization(mean=mean, variance=np.maximum(std, 1e-6) ** 2, name="feature_norm")(f)
+    if clip:
+        f = layers.Rescaling(1.0 / clip, name="feature_clip_in")(f)
+        f = layers.Activation("tanh", name="feature_clip")(f)
+        f = layers.Rescaling(clip, name="feature_clip_out")(f)
     f = layers.Dense(units, activation="relu", name="feature_dense")(f)
     x = layers.Concatenate(name="fused")([logits.input, f])
     if dropout:

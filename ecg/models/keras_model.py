@@ -104,6 +104,7 @@ class FeatureInput(StrictConfig):
     units: int = 32
     hidden: int = 64
     dropout: float = 0.3
+    clip: Optional[float] = 4.0
 
 
 KerasModelConfig.model_rebuild()
@@ -217,7 +218,7 @@ class KerasBaseModel(BaseModel):
 
             spec = cfg.feature_input
             network = with_feature_branch(network, spec.n_features, spec.mean, spec.std, spec.units,
-                                          spec.hidden, spec.dropout)
+                                          spec.hidden, spec.dropout, spec.clip)
         optimizer = cfg.optimizer
         if isinstance(optimizer, dict):
             optimizer = dict(optimizer)

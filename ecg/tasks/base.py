@@ -235,7 +235,7 @@ def _plain(value):
 def adamw(train, steps):
     """A KerasBaseModel optimizer config: AdamW with a cosine decay over ``steps`` steps."""
     return {"name": "adamw", "weight_decay": train.weight_decay,
-            "learning_rate": {"class_name": "CosineDecay",
+            "learning_rate": {"module": "keras.optimizers.schedules", "class_name": "CosineDecay",
                               "config": {"initial_learning_rate": train.learning_rate,
                                          "decay_steps": max(int(steps), 1)}}}
 

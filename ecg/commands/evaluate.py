@@ -1,0 +1,67 @@
+"""``ecg evaluate``: metrics of a saved task model on any labelled records.
+
+``--records DIR`` (WFDB records, with ``--labels FILE``: a CSV of record,label, by
+default ``DIR/REFERENCE.csv``), or ``--dataset NAME --split test`` for a ready
+dataset's split. The model's saved task (``info.task``) decides the metrics.
+
+Exit codes: 0 done; 2 an invalid argument or another ecg error; 3 some records had no
+prediction or no label (listed on stderr).
+"""
+EXAMPLE = """examples:
+  ecg evaluate --model runs/cinc2017/model --records ../shared/data/fixture/cinc2017
+  ecg evaluate --model runs/cinc2017/model --dataset cinc2017 --split test --mirror ../shared/data/mirror
+"""
+EXIT_MISSING = 3
+
+
+def register(subparsers):
+    import argparse
+
+    parser = subparsers.add_parser("evaluate", help="metrics of a saved model on labelled records",
+                                   description=__doc__, epilog=EXAMPLE,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a model folder saved by ecg train")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--records", help="folder of WFDB records")
+    source.add_argument("--dataset", help="a ready dataset (cinc2017, ...)")
+    parser.add_argument("--labels", help="CSV of record,label (default RECORDS_DIR/REFERENCE.csv)")
+    parser.add_argument("--split", default="test", help="split of --dataset (default test)")
+    parser.add_argument("--mirror", help="PhysioNet mirror for --dataset")
+    parser.add_argument("--out", help="folder for metrics.json, predictions.csv and plots")
+    parser.set_defaults(func=main)
+
+
+def main(args):
+    import sys
+    from pathlib import Path
+
+    from ecg.errors import ConfigError
+    from ecg.models.keras_model import KerasBaseModel
+    from ecg.tasks import get_task
+
+    info = KerasBaseModel({"path": args.model}).config.info
+    if "task" not in info:
+        raise ConfigError(f"{args.model} was not saved by a task pipeline (no info.task); use ecg predict")
+    module = get_task(info["task"])
+    if args.records:
+        from ecg.data.dataset import EcgDataset
+        from ecg.io import read_labels
+
+        folder = Path(args.records)
+        labels_file = Path(args.labels) if args.labels else folder / "REFERENCE.csv"
+        if not labels_file.is_file():
+            raise ConfigError(f"labels not found: {labels_file}; give --labels FILE (record,label)")
+        labels = read_labels(str(labels_file))
+        dataset = EcgDataset(path=str(folder / "*.hea"))
+    else:
+        from ecg.data.datasets import get_dataset
+
+        spec = get_dataset(args.dataset, mirror=args.mirror)
+        dataset = spec.subset(args.split)
+        labels = spec.labels.loc[list(dataset.indices), "label"]
+    report = module.evaluate(args.model, dataset, labels, out=args.out)
+    if report["missing"]:
+        for record, reason in sorted(report["missing"].items()):
+            print(f"ecg evaluate: {record}: {reason}", file=sys.stderr)
+        return EXIT_MISSING
+    return 0

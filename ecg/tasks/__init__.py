@@ -1,0 +1,24 @@
+"""Ready task pipelines: a validated YAML config plus the code its ``task`` key names.
+
+======================  ==========================================================
+``task``                module
+======================  ==========================================================
+``rhythm``              :mod:`ecg.tasks.rhythm`: one label per record (CinC 2017)
+======================  ==========================================================
+
+Each module defines ``Config`` (a :class:`~ecg.tasks.base.TaskConfig`) and
+``run(config, run_dir, resume=False, log=print) -> dict`` (the test metrics), and
+``evaluate(model_path, dataset, labels, log=print) -> dict``.
+"""
+from importlib import import_module
+
+from ecg.errors import ConfigError
+
+TASKS = {"rhythm": "ecg.tasks.rhythm"}
+
+
+def get_task(name):
+    """The module of task ``name`` (a key of :data:`TASKS`)."""
+    if name not in TASKS:
+        raise ConfigError(f"unknown task {name!r}; the tasks are {sorted(TASKS)}")
+    return import_module(TASKS[name])
