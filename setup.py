@@ -21,7 +21,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["ecg", "ecg.*"]),
-    package_data={"ecg": ["data/manifests/*.json"]},
+    package_data={"ecg": ["data/manifests/*.json", "zoo/index.json", "zoo/*/*.json", "zoo/*/*.npz"]},
     install_requires=[
         "numpy>=2.0,<2.5",
         "scipy>=1.13,<1.18",

@@ -40,8 +40,23 @@ def _params(text):
     return data.get("params", data) if isinstance(data, dict) and "name" in data else data
 
 
+def list_zoo():
+    """Print the zoo's trained models: task, test metrics, size, and how each was trained."""
+    from ecg.zoo import entries
+
+    for name, entry in sorted(entries().items()):
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in entry["test"].items()
+                           if not k.endswith("threshold") and k != "accuracy")
+        print(f"zoo:{name}  {entry['task']}, {len(entry['classes'])} classes, {entry['bytes'] / 1024:.0f} KiB; "
+              f"test {scores}")
+        print(f"    trained by `{entry['command']}` at commit {entry['commit'][:10]}")
+    return 0
+
+
 def list_models(args):
-    """Print the registered architectures, one per line, with their description."""
+    """Print the registered architectures, one per line, with their description (``--zoo``: the zoo)."""
+    if getattr(args, "zoo", False):
+        return list_zoo()
     from ecg.models.factory import model_factory
 
     names = model_factory.list()
@@ -74,6 +89,8 @@ def register(subparsers):
     """Add ``ecg models`` and its ``list`` and ``describe`` sub-commands to ``subparsers``."""
     parser = subparsers.add_parser("models", help="list the architectures or describe one",
                                    description=__doc__.split("\n\n")[1])
+    parser.add_argument("--zoo", action="store_true",
+                        help="list the trained models shipped with ecg (zoo:NAME for --model)")
     parser.set_defaults(func=list_models)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.add_parser("list", help="list the architectures").set_defaults(func=list_models)

@@ -18,6 +18,7 @@ from ecg.recipes import Recipe
 FORMAT = "ecg-keras-model"
 FORMAT_VERSION = 1
 NETWORK_FILE = "model.keras"
+COMPACT_FILE = "weights.npz"        # save(compact=True): float16 weights, the network rebuilt from the config
 CONFIG_FILE = "ecg_model.json"
 
 
@@ -367,8 +368,13 @@ class KerasBaseModel(BaseModel):
             return np.asarray(self.model.predict_on_batch(x, **kwargs))
 
     # --- files ---------------------------------------------------------------------------
-    def save(self, path):
+    def save(self, path, compact=False):
         """Write the network and its config to folder ``path``, atomically.
+
+        With ``compact=True`` the folder holds ``weights.npz`` (the weights in float16,
+        no optimizer state, about a sixth of ``model.keras``) instead of ``model.keras``;
+        loading rebuilds the network from the saved config and casts the weights back
+        to float32. For the model zoo and for deployment; not for resuming a training.
 
         The folder holds ``model.keras`` (Keras 3 format) and ``ecg_model.json``. It is
         written beside ``path`` under a temporary name and renamed into place, so a
@@ -385,7 +391,12 @@ class KerasBaseModel(BaseModel):
             os.makedirs(parent, exist_ok=True)
             tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
             try:
-                self.model.save(os.path.join(tmp, NETWORK_FILE))
+                if compact:
+                    weights = {f"w{i:04d}": np.asarray(w).astype(np.float16)
+                               for i, w in enumerate(self.model.get_weights())}
+                    np.savez_compressed(os.path.join(tmp, COMPACT_FILE), **weights)
+                else:
+                    self.model.save(os.path.join(tmp, NETWORK_FILE))
                 meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "ecg_version": __version__,
                         "keras_version": keras.__version__, "backend": keras.backend.backend(),
                         "config": self.config.model_dump(mode="json", exclude={"path"})}
@@ -407,7 +418,9 @@ class KerasBaseModel(BaseModel):
         """Restore a model written by :meth:`save` (Keras safe mode: no code from the file runs)."""
         import keras
 
-        path = os.fspath(path)
+        from ecg.zoo import resolve
+
+        path = os.fspath(resolve(path))
         meta_path = os.path.join(path, CONFIG_FILE)
         if not os.path.isfile(meta_path):
             raise ModelError(f"{path} is not a saved ecg model: {CONFIG_FILE} is missing")
@@ -424,6 +437,8 @@ class KerasBaseModel(BaseModel):
                              f"{FORMAT_VERSION}: re-train or re-save it with a matching ecg version")
         config = parse_config(KerasModelConfig, meta["config"], f"config saved in {meta_path}")
         self._import_architecture(config.model.name)
+        if os.path.isfile(os.path.join(path, COMPACT_FILE)):
+            return self._load_compact(path, config)
         try:
             network = keras.saving.load_model(os.path.join(path, NETWORK_FILE), safe_mode=True)
         except Exception as exc:
@@ -431,6 +446,26 @@ class KerasBaseModel(BaseModel):
         with self.lock:
             self.config = config.model_copy(update={"path": path})
             self._network, self._train_step = network, TrainStep(network)
+        return self
+
+    def _load_compact(self, path, config):
+        """Rebuild the network from ``config`` and set the float16 weights of ``weights.npz``."""
+        file = os.path.join(path, COMPACT_FILE)
+        if config.input_shape is None or config.num_classes is None:
+            raise ModelError(f"{path}: a compact model needs input_shape and num_classes in its config")
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                weights = [data[key].astype(np.float32) for key in sorted(data.files)]
+        except Exception as exc:
+            raise ModelError(f"cannot read the weights in {file}: {type(exc).__name__}: {exc}") from exc
+        self.config = config.model_copy(update={"path": None, "metrics": []})
+        self.build(config.input_shape, config.num_classes)
+        shapes = [tuple(w.shape) for w in self._network.get_weights()]
+        if shapes != [w.shape for w in weights]:
+            raise ModelError(f"{file} holds {len(weights)} weights that do not fit the network of its config "
+                             f"({len(shapes)} weights)")
+        self._network.set_weights(weights)
+        self.config = self.config.model_copy(update={"path": path})
         return self
 
     @staticmethod

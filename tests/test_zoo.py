@@ -1,0 +1,75 @@
+"""Compact model folders (float16 weights) and the model zoo shipped with the package."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from ecg import KerasBaseModel
+from ecg.cli import main
+from ecg.errors import ModelError
+from ecg.zoo import ZOO_DIR, entries, resolve
+
+
+@pytest.fixture(scope="module")
+def trained(cinc_dir):
+    import wfdb
+
+    names = sorted(p.stem for p in cinc_dir.glob("*.hea"))[:16]
+    x = np.stack([wfdb.rdrecord(str(cinc_dir / n)).p_signal[:1500].astype(np.float32) for n in names])
+    y = np.eye(2, dtype=np.float32)[np.arange(16) % 2]
+    model = KerasBaseModel({"model": {"name": "cnn", "params": {"filters": [4, 8]}}, "seed": 0})
+    for _ in range(3):
+        model.train_on_batch(x, y, classes=["no", "yes"])
+    return model, x
+
+
+def test_compact_save_is_small_and_predicts_alike(trained, tmp_path):
+    model, x = trained
+    model.save(tmp_path / "full")
+    model.save(tmp_path / "compact", compact=True)
+    assert sorted(p.name for p in (tmp_path / "compact").iterdir()) == ["ecg_model.json", "weights.npz"]
+    full_size = (tmp_path / "full" / "model.keras").stat().st_size
+    assert (tmp_path / "compact" / "weights.npz").stat().st_size < full_size / 3
+    loaded = KerasBaseModel({"path": str(tmp_path / "compact")})
+    a, b = model.predict_on_batch(x), loaded.predict_on_batch(x)
+    np.testing.assert_allclose(b, a, atol=2e-3)
+    assert (a.argmax(1) == b.argmax(1)).all() and loaded.classes == ["no", "yes"]
+
+
+def test_compact_weights_that_do_not_fit_are_refused(trained, tmp_path):
+    model, _ = trained
+    model.save(tmp_path / "m", compact=True)
+    with np.load(tmp_path / "m" / "weights.npz") as data:
+        weights = {k: data[k] for k in data.files}
+    weights.pop(sorted(weights)[-1])
+    np.savez(tmp_path / "m" / "weights.npz", **weights)
+    with pytest.raises(ModelError, match="do not fit the network"):
+        KerasBaseModel({"path": str(tmp_path / "m")})
+
+
+def test_unknown_zoo_name_lists_the_known_ones():
+    with pytest.raises(ModelError, match="no model 'nope' in the zoo"):
+        resolve("zoo:nope")
+    assert resolve("runs/x/model") == "runs/x/model"
+
+
+@pytest.mark.skipif("cinc2017" not in entries(), reason="the zoo has no cinc2017 entry")
+def test_zoo_cinc2017_labels_records_with_no_training(cinc_dir, tmp_path, capsys):
+    entry = entries()["cinc2017"]
+    folder = ZOO_DIR / "cinc2017"
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 1024 * 1024
+    assert entry["commit"] and entry["command"].startswith("ecg train pipelines/cinc2017.yaml")
+    assert main(["models", "--zoo"]) == 0
+    assert "zoo:cinc2017" in capsys.readouterr().out
+    out = tmp_path / "pred.csv"
+    assert main(["predict", "--model", "zoo:cinc2017", "--records", str(cinc_dir), "--out", str(out)]) == 0
+    with open(out) as file:
+        rows = list(csv.DictReader(file))
+    labels = dict(line.strip().split(",") for line in open(cinc_dir / "REFERENCE.csv"))
+    assert len(rows) == 40
+    predicted = {r["record"]: r["label"] for r in rows}
+    accuracy = np.mean([predicted[k] == labels[k] for k in predicted])
+    assert accuracy > 0.6, accuracy            # 10 records of each class; chance is 0.25
+    meta = json.loads((folder / "ecg_model.json").read_text())
+    assert meta["config"]["info"]["task"] == "rhythm"
