@@ -34,9 +34,16 @@ def test_random_split_reproducible_and_in_signal(x):
     a = segments.random_split(x, 1000, 6, np.random.default_rng(7))
     b = segments.random_split(x, 1000, 6, np.random.default_rng(7))
     assert a.shape == (1, 6, 1, 1000) and np.array_equal(a, b)
-    starts = segments.random_starts(9000, 1000, 6, np.random.default_rng(7))
-    for k, start in enumerate(starts[0]):
-        np.testing.assert_array_equal(a[0, k], x[0, :, start:start + 1000])
+    # each window is a slice of the record, found by search (not by replaying the generator)
+    starts = []
+    for window in a[0]:
+        hits = [s for s in range(8001) if np.array_equal(x[0, :, s:s + 1000], window)]
+        assert hits, "a window is not a contiguous part of the record"
+        starts.append(hits[0])
+    assert len(set(starts)) > 1
+    many = segments.random_split(x, 1000, 400, np.random.default_rng(1))
+    first = [int(np.flatnonzero(x[0, 0] == w[0, 0])[0]) for w in many[0]]
+    assert min(first) < 800 and max(first) > 7200          # starts cover the whole record
 
 
 def test_take_windows_per_row_starts():
