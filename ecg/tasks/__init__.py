@@ -4,6 +4,7 @@
 ``task``                module
 ======================  ==========================================================
 ``rhythm``              :mod:`ecg.tasks.rhythm`: one label per record (CinC 2017)
+``delineation``         :mod:`ecg.tasks.delineation`: P/QRS/T masks per lead (LUDB)
 ======================  ==========================================================
 
 Each module defines ``Config`` (a :class:`~ecg.tasks.base.TaskConfig`) and
@@ -14,7 +15,7 @@ from importlib import import_module
 
 from ecg.errors import ConfigError
 
-TASKS = {"rhythm": "ecg.tasks.rhythm"}
+TASKS = {"rhythm": "ecg.tasks.rhythm", "delineation": "ecg.tasks.delineation"}
 
 
 def get_task(name):

@@ -75,6 +75,10 @@ class TrainConfig(StrictConfig):
         Seeds the network, the shuffling and the augmentations.
     keep_best : bool
         Keep the weights of the epoch with the best validation score (else the last).
+    average_last : int
+        Also average the weights of the last ``average_last`` epochs (stochastic weight
+        averaging; batch-norm statistics averaged too) and keep the average when its
+        validation score beats the best single epoch's. 0: off.
     patience : int, optional
         Stop after this many epochs without a better validation score.
     prefetch : int
@@ -87,6 +91,7 @@ class TrainConfig(StrictConfig):
     weight_decay: float = Field(default=1e-3, ge=0)
     seed: int = 0
     keep_best: bool = True
+    average_last: int = Field(default=0, ge=0)
     patience: Optional[int] = Field(default=None, gt=0)
     prefetch: int = Field(default=1, ge=0)
 
@@ -258,6 +263,7 @@ class EpochKeeper:
     def __init__(self, model_getter, score, train, log=print):
         self.model_getter, self.score, self.train, self.log = model_getter, score, train, log
         self.best, self.best_epoch, self.best_weights, self.rows = -np.inf, 0, None, []
+        self.sum_weights, self.n_averaged = None, 0
         self.start = time.time()
 
     def __call__(self, logs):
@@ -268,6 +274,11 @@ class EpochKeeper:
             self.best, self.best_epoch = value, logs["epoch"]
             if self.train.keep_best:
                 self.best_weights = [w.copy() for w in model.model.get_weights()]
+        if self.train.average_last and logs["epoch"] > self.train.epochs - self.train.average_last:
+            weights = model.model.get_weights()
+            self.sum_weights = ([w.astype(np.float64) for w in weights] if self.sum_weights is None
+                                else [s + w for s, w in zip(self.sum_weights, weights)])
+            self.n_averaged += 1
         row = {**{k: v for k, v in logs.items()}, "val_score": value, **{f"val_{k}": v for k, v in details.items()}}
         self.rows.append(row)
         metrics = " ".join(f"{k} {v:.4f}" for k, v in logs.items()
@@ -280,7 +291,26 @@ class EpochKeeper:
             raise StopTraining(f"no better validation score for {self.train.patience} epochs")
 
     def restore(self):
-        """Put the kept weights back into the model (when ``keep_best``)."""
+        """Put the kept weights into the model: the average of the last epochs when it
+        validates better than the best epoch, else the best epoch's (when ``keep_best``).
+
+        Returns
+        -------
+        int or str
+            The epoch whose weights are kept, or ``"average of epochs a-b"``.
+        """
+        network = self.model_getter().model
+        if self.n_averaged > 1:
+            last = network.get_weights()
+            network.set_weights([(s / self.n_averaged).astype(w.dtype) for s, w in zip(self.sum_weights, last)])
+            value, _ = self.score()
+            first = len(self.rows) - self.n_averaged + 1
+            label = f"average of epochs {first}-{len(self.rows)}"
+            self.log(f"{label}: validation {value:.4f} (best single epoch {self.best_epoch}: {self.best:.4f})")
+            if value > self.best or not self.train.keep_best:
+                self.best = max(self.best, value) if self.train.keep_best else value
+                return label
+            network.set_weights(last)
         if self.best_weights is not None:
-            self.model_getter().model.set_weights(self.best_weights)
+            network.set_weights(self.best_weights)
         return self.best_epoch

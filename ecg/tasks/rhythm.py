@@ -340,7 +340,8 @@ def run(cfg, run_dir, resume=False, log=print):
                                predict_cached(cfg, pipeline, sets["validation"], cache_dir))
     probs = predict_cached(cfg, pipeline, sets["test"], cache_dir)
     report = scores(cfg, labels["test"], probs, threshold)
-    log(f"\ntest split ({len(sets['test'])} records), weights of epoch {best_epoch}:")
+    kept = f"epoch {best_epoch}" if isinstance(best_epoch, int) else best_epoch
+    log(f"\ntest split ({len(sets['test'])} records), weights of {kept}:")
     print_report(report, cfg, log)
     plot_confusion_matrix(np.array(report["confusion_matrix"]), cfg.classes, run_dir / "plots" / "confusion_matrix.png",
                           title=f"{cfg.name}: test split")
