@@ -173,7 +173,7 @@ def _check_all_batches_trained(pipeline, trained, skipped, batch_size, drop_last
     expected = n_items // batch_size if drop_last else -(-n_items // batch_size)
     if trained + skipped < expected:
         raise ModelError(f"epoch {epoch + 1} trained {trained} of its {expected} batches"
-                         f"{f' ({skipped} skipped for bad records)' if skipped else ''}: a batch failed; "
+                         f"{f' ({skipped} skipped with no record left)' if skipped else ''}: a batch failed; "
                          "with prefetch, batchflow prints the batch's exception above and stops the epoch")
 
 

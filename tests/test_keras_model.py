@@ -283,3 +283,26 @@ def test_jax_fast_path_keeps_state_on_device_and_matches_keras(cinc_dir):
     result = subprocess.run([sys.executable, "-c", JAX_CHECK, str(cinc_dir)], env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+def test_a_network_set_as_the_model_trains_saves_and_reloads(windows, tmp_path):
+    import keras
+
+    x, y = windows
+    inputs = keras.Input((1500, 1))
+    network = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(
+        keras.layers.GlobalAveragePooling1D()(inputs)))
+    network.compile(optimizer="adam", loss="categorical_crossentropy")
+    model = KerasBaseModel(CFG)
+    model.model = network
+    assert model.is_built and model.config.input_shape == (1500, 1) and model.config.num_classes == 2
+    assert model.config.model.name == "own"
+    model.train_on_batch(x, y, classes=["no", "yes"])
+    assert model.classes == ["no", "yes"] and model.step_counts == {"fast": 0, "public": 1}
+    model.save(tmp_path / "m")
+    np.testing.assert_array_equal(KerasBaseModel({"path": str(tmp_path / "m")}).predict_on_batch(x),
+                                  model.predict_on_batch(x))
+    with pytest.raises(ModelError, match="compact=False"):
+        model.save(tmp_path / "c", compact=True)
+    model.model = None
+    assert not model.is_built

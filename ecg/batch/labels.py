@@ -10,6 +10,7 @@ from batchflow import action
 from ecg.batch.preprocessing import subset
 from ecg.errors import LabelError
 from ecg.ops import labels
+from ecg.report import EmptyLabelsError, skip_empty_batch
 
 
 def target_labels(batch):
@@ -120,25 +121,28 @@ class LabelsMixin:
         self.classes = tuple(names) if names is not None else ("other", "+".join(positive))
         return self
 
-    def _filter_labels(self, classes, keep):
+    def _filter_labels(self, classes, keep, report):
         classes = [classes] if isinstance(classes, str) else list(classes)
         hit = [bool(np.isin(n, classes).any()) for n in target_labels(self)]
         positions = np.flatnonzero(np.asarray(hit) == keep)
         if len(positions) == len(self):
             return self
         if len(positions) == 0:
-            raise LabelError(f"no record is left after {'keep' if keep else 'drop'}_labels({classes}) "
-                             f"in a batch of {len(self)} records")
+            skip_empty_batch(self, EmptyLabelsError(f"no record is left after {'keep' if keep else 'drop'}"
+                                                    f"_labels({classes})"), report)
         return subset(self, positions)
 
     @action
-    def keep_labels(self, classes):
+    def keep_labels(self, classes, report=None):
         """Keep only records whose label is one of ``classes``.
 
         Parameters
         ----------
         classes : str or sequence of str
             Class names to keep.
+        report : ErrorReport, optional
+            Where a batch left empty is counted (see :func:`ecg.report.skip_empty_batch`);
+            by default the pipeline's ``"ecg_errors"``.
 
         Returns
         -------
@@ -148,18 +152,24 @@ class LabelsMixin:
         Raises
         ------
         LabelError
-            If a target is missing or encoded, or no record is left.
+            If a target is missing or encoded.
+        EmptyLabelsError
+            If no record is left: a ``SkipBatchException`` (a pipeline skips the batch
+            and goes on) and a ``LabelError``.
         """
-        return self._filter_labels(classes, keep=True)
+        return self._filter_labels(classes, keep=True, report=report)
 
     @action
-    def drop_labels(self, classes):
+    def drop_labels(self, classes, report=None):
         """Drop records whose label is one of ``classes``.
 
         Parameters
         ----------
         classes : str or sequence of str
             Class names to drop, e.g. ``"~"`` (noisy CinC 2017 records).
+        report : ErrorReport, optional
+            Where a batch left empty is counted (see :func:`ecg.report.skip_empty_batch`);
+            by default the pipeline's ``"ecg_errors"``.
 
         Returns
         -------
@@ -169,6 +179,9 @@ class LabelsMixin:
         Raises
         ------
         LabelError
-            If a target is missing or encoded, or no record is left.
+            If a target is missing or encoded.
+        EmptyLabelsError
+            If no record is left: a ``SkipBatchException`` (a pipeline skips the batch
+            and goes on) and a ``LabelError``.
         """
-        return self._filter_labels(classes, keep=False)
+        return self._filter_labels(classes, keep=False, report=report)

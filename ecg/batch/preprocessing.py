@@ -11,6 +11,7 @@ from batchflow import action
 from ecg.batch.base import PER_SAMPLE_TARGET, new_batch, subset
 from ecg.errors import LabelError, RecordError
 from ecg.ops import alignment, beats, filters, masks, normalize, quality, resample, rpeaks, segments
+from ecg.report import EmptyRecordsError, skip_empty_batch
 
 
 class PreprocessingMixin:
@@ -508,14 +509,26 @@ class PreprocessingMixin:
                 columns["features"].append(None if features[i] is None else features[i][k])
         return new_batch(self, np.asarray(indices), columns)
 
+    def _keep_records(self, positions, problem, report):
+        """The batch of the records at ``positions``; with none, skip the batch (see ``skip_empty_batch``)."""
+        if len(positions) == len(self):
+            return self
+        if len(positions) == 0:
+            names = ", ".join(self.record_name(i) for i in range(len(self)))
+            skip_empty_batch(self, EmptyRecordsError(names, problem), report)
+        return subset(self, positions)
+
     @action
-    def drop_short_signals(self, length):
+    def drop_short_signals(self, length, report=None):
         """Drop records shorter than ``length`` samples.
 
         Parameters
         ----------
         length : int
             Minimum length in samples.
+        report : ErrorReport, optional
+            Where a batch left empty is counted (see :func:`ecg.report.skip_empty_batch`);
+            by default the pipeline's ``"ecg_errors"``.
 
         Returns
         -------
@@ -524,17 +537,13 @@ class PreprocessingMixin:
 
         Raises
         ------
-        RecordError
-            If every record is shorter than ``length``: nothing would be left.
+        EmptyRecordsError
+            If every record is shorter than ``length``: a ``SkipBatchException`` (a
+            pipeline skips the batch and goes on) and a ``RecordError``.
         """
         keep = np.flatnonzero([sig.shape[-1] >= length for sig in self.signal])
-        if len(keep) == len(self):
-            return self
-        if len(keep) == 0:
-            names = ", ".join(self.record_name(i) for i in range(len(self)))
-            raise RecordError(names, f"all {len(self)} records are shorter than {length} samples: "
-                              "nothing is left in the batch")
-        return subset(self, keep)
+        return self._keep_records(keep, f"all {len(self)} records are shorter than {length} samples: "
+                                  "nothing is left in the batch", report)
 
     @action
     def select_leads(self, names):
@@ -774,7 +783,7 @@ class PreprocessingMixin:
         return self
 
     @action
-    def signal_quality(self, max_flat=0.5, max_saturation=0.05, max_noise=1.0, drop=False):
+    def signal_quality(self, max_flat=0.5, max_saturation=0.05, max_noise=1.0, drop=False, report=None):
         """Signal quality indices per lead, stored in ``meta["quality"]``; optionally drop bad records.
 
         ``meta["quality"]`` is a dict of per-lead arrays (per segment and lead after a
@@ -788,6 +797,9 @@ class PreprocessingMixin:
             Limits of the indices.
         drop : bool
             Return a new batch without the records where any lead fails.
+        report : ErrorReport, optional
+            With ``drop=True``, where a batch left empty is counted (see
+            :func:`ecg.report.skip_empty_batch`); by default the pipeline's ``"ecg_errors"``.
 
         Returns
         -------
@@ -796,8 +808,9 @@ class PreprocessingMixin:
 
         Raises
         ------
-        RecordError
-            With ``drop=True``, when no record passes.
+        EmptyRecordsError
+            With ``drop=True``, when no record passes: a ``SkipBatchException`` (a
+            pipeline skips the batch and goes on) and a ``RecordError``.
         """
         flags = self.map_signals(quality.quality_flags, max_flat=max_flat, max_saturation=max_saturation,
                                  max_noise=max_noise)
@@ -807,12 +820,8 @@ class PreprocessingMixin:
         if not drop:
             return self
         good = np.flatnonzero([meta["quality"]["ok"].all() for meta in self.meta])
-        if len(good) == len(self):
-            return self
-        if len(good) == 0:
-            raise RecordError(", ".join(self.record_name(i) for i in range(len(self))),
-                              "no record passes the quality limits: nothing is left in the batch")
-        return subset(self, good)
+        return self._keep_records(good, "no record passes the quality limits: nothing is left in the batch",
+                                  report)
 
 
 def _flat_annotations(annotation):

@@ -1,4 +1,5 @@
 """KerasBaseModel: a Keras 3 network built from the first batch, trained from pipelines."""
+import inspect
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ FORMAT_VERSION = 1
 NETWORK_FILE = "model.keras"
 COMPACT_FILE = "weights.npz"        # save(compact=True): float16 weights, the network rebuilt from the config
 CONFIG_FILE = "ecg_model.json"
+OWN_NETWORK = "own"                 # config.model.name of a network a subclass's build() made
 
 
 class Architecture(StrictConfig):
@@ -150,11 +152,47 @@ class KerasBaseModel(BaseModel):
     ``(batch, n_classes)`` (classification) or ``(batch, steps, n_classes)``
     (segmentation). Predictions are class probabilities of the same shape.
 
+    Bring your own network: a subclass that defines ``build(self, input_shape)`` makes
+    the layers, sets :attr:`model` to a compiled ``keras.Model`` and returns ``self``.
+    The model calls it with the first batch's ``(steps, channels)`` (dynamic) or with
+    ``input_shape`` of its config (static); ``num_classes`` comes from the network's
+    output and ``classes`` from the first training batch. Such a model trains, saves
+    and loads like any other: the saved network is a plain functional Keras model, so
+    ``KerasBaseModel({"path": ...})`` loads it in safe mode without the subclass.
+    ``save(compact=True)`` needs an architecture of the ModelFactory and refuses it.
+
     Examples
     --------
     >>> model = KerasBaseModel({"model": {"name": "fc"}, "seed": 1})          # doctest: +SKIP
     >>> model.train_on_batch(x, y)                                          # doctest: +SKIP
     {'loss': 1.39}
+
+    Your own network (see the README, "Bring your own model"):
+
+    >>> import keras
+    >>> class SimpleFCModel(KerasBaseModel):
+    ...     def build(self, input_shape):
+    ...         inputs = keras.Input(input_shape)
+    ...         x = keras.layers.GlobalAveragePooling1D()(keras.layers.Dense(16, activation="relu")(inputs))
+    ...         self.model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+    ...         self.model.compile(loss="categorical_crossentropy", optimizer="adam")
+    ...         return self
+    >>> model = SimpleFCModel({"seed": 0}).build((3000, 1))
+    >>> model.config.input_shape, model.config.num_classes
+    ((3000, 1), 2)
+
+    In a pipeline, dynamic (built from the first batch), static (``input_shape`` in the
+    config), or as a function of the first batch, which batchflow calls with the config's
+    named expressions evaluated on that batch:
+
+    >>> def fc_model(config=None):
+    ...     return SimpleFCModel({"seed": 0}).build(config["batch"].model_inputs().shape[1:])
+    >>> train = (ds.p.init_model("fc", SimpleFCModel, mode="dynamic", config={"seed": 0})  # doctest: +SKIP
+    ...          .load(fmt="wfdb").load(src="REFERENCE.csv", fmt="csv").crop_signals(3000)
+    ...          .binarize_labels(["A"]).train_on_batch("fc"))
+    >>> ds.p.init_model("fc", SimpleFCModel, mode="static", config={"input_shape": (3000, 1)})  # doctest: +SKIP
+    >>> ds.p.init_model("fc", fc_model, config={"batch": B()})                              # doctest: +SKIP
+    >>> KerasBaseModel({"path": "runs/fc"})       # a saved SimpleFCModel, loaded without its class  # doctest: +SKIP
     """
 
     def __init__(self, config=None):
@@ -184,11 +222,23 @@ class KerasBaseModel(BaseModel):
         """True when the network has a feature input beside the signal (``feature_input``)."""
         return self.config.feature_input is not None
 
+    @property
+    def builds_own_network(self):
+        """True when the class defines its own ``build(self, input_shape)`` (see the class docstring)."""
+        build = type(self).build
+        if build is KerasBaseModel.build:
+            return False
+        params = list(inspect.signature(build).parameters.values())[1:]
+        return len(params) == 1 and params[0].kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                                       inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
     def build(self, input_shape, num_classes, classes=None, metrics=None, n_features=None):
         """Build and compile the network for ``input_shape`` ``(steps, channels)``.
 
         ``n_features`` is the length of the feature vector of a network with a feature
-        input (``feature_input`` in the config).
+        input (``feature_input`` in the config). A subclass may replace this method with
+        its own ``build(self, input_shape)`` that sets :attr:`model` (see the class
+        docstring).
         """
         import keras
 
@@ -229,8 +279,31 @@ class KerasBaseModel(BaseModel):
         self._network, self._train_step = network, TrainStep(network)
         return self
 
+    def _build_own(self, x, metrics):
+        """Call the subclass's ``build(input_shape)``, with the config's shape or the batch's."""
+        import keras
+
+        if metrics:
+            raise ModelError(f"{type(self).__name__} compiles its network in its own build(): give the metrics "
+                             f"{[n for n, _ in _metric_specs(metrics)]} to compile() there, not to train_on_batch")
+        if self.config.input_shape is None and x is None:
+            raise ModelError(f"{type(self).__name__} is not built: train it on a batch first, set input_shape in "
+                             "its config, or load a saved one with config={'path': ...}")
+        input_shape = self.config.input_shape or tuple(np.shape(x[0] if isinstance(x, (list, tuple)) else x)[1:])
+        if self.config.seed is not None:
+            keras.utils.set_random_seed(self.config.seed)
+        self.build(tuple(input_shape))
+        if self._network is None:
+            raise ModelError(f"{type(self).__name__}.build(input_shape) returned without a network: set "
+                             "self.model = keras.Model(...) and compile it there")
+
     def _ensure_built(self, x, y=None, classes=None, metrics=None):
+        if self._network is None and self.builds_own_network:
+            self._build_own(x, metrics)
+            metrics = None
         if self._network is not None:
+            if classes is not None and self.config.classes is None and len(classes) == self.config.num_classes:
+                self.config = self.config.model_copy(update={"classes": [str(c) for c in classes]})
             if metrics and _metric_specs(metrics) != _metric_specs(self.config.metrics)[-len(metrics):]:
                 known = [name for name, _ in _metric_specs(self.config.metrics)]
                 raise ModelError(f"the model was compiled with metrics {known}; it cannot switch to "
@@ -324,10 +397,36 @@ class KerasBaseModel(BaseModel):
 
     @property
     def model(self):
-        """keras.Model or None: the network, its variables up to date with training."""
+        """keras.Model or None: the network, its variables up to date with training.
+
+        Setting it installs a network (a subclass's ``build`` does, see the class
+        docstring): ``input_shape`` and ``num_classes`` of the config follow its input and
+        output, ``model`` of the config becomes ``{"name": "own", "params": {"class": ...}}``
+        (no ModelFactory architecture, so no ``save(compact=True)``), and training goes on
+        from its weights.
+        """
         with self.lock:
             self._sync()
             return self._network
+
+    @model.setter
+    def model(self, network):
+        import keras
+
+        if network is not None and not isinstance(network, keras.Model):
+            raise ModelError(f"model must be a keras.Model. Received: {type(network).__name__}")
+        with self.lock:
+            self._network, self._train_step = network, None if network is None else TrainStep(network)
+            if network is None:
+                return
+            updates = {"num_classes": int(network.output_shape[-1])}
+            if not isinstance(network.input_shape, list) and len(network.input_shape) == 3:
+                updates["input_shape"] = tuple(network.input_shape[1:])
+            updates["model"] = Architecture(name=OWN_NETWORK,
+                                            params={"class": f"{type(self).__module__}.{type(self).__qualname__}"})
+            if self.config.classes is not None and len(self.config.classes) != updates["num_classes"]:
+                updates["classes"] = None
+            self.config = self.config.model_copy(update=updates)
 
     def reset_timing(self):
         """Restart the clocks behind :meth:`timing`."""
@@ -386,6 +485,10 @@ class KerasBaseModel(BaseModel):
         with self.lock:
             if self._network is None:
                 raise ModelError("nothing to save: the model is not built yet")
+            if compact and self.config.model.name == OWN_NETWORK:
+                raise ModelError(f"save(compact=True) rebuilds the network from a ModelFactory architecture; "
+                                 f"this one was set as the model of {self.config.model.params.get('class')}: "
+                                 "save it with compact=False")
             path = os.path.abspath(os.fspath(path))
             parent = os.path.dirname(path)
             os.makedirs(parent, exist_ok=True)
