@@ -276,6 +276,18 @@ class RRFeaturesArgs(RecipeArgs):
     ext: AnnotationKey = "rpeaks"
 
 
+class KeepBeatsArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.keep_beats`: annotation key of the beat labels."""
+
+    ext: AnnotationKey = "atr"
+
+
+class BeatRRFeaturesArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.beat_rr_features`: RR intervals of the local average."""
+
+    n_local: Annotated[int, Strict(), Field(ge=1, le=1000)] = 10
+
+
 RECIPE_ACTIONS = {
     "band_pass_signals": BandPassArgs,
     "fir_band_pass_signals": FirBandPassArgs,
@@ -294,6 +306,8 @@ RECIPE_ACTIONS = {
     "beat_signals": BeatArgs,
     "signal_quality": SignalQualityArgs,
     "rr_features": RRFeaturesArgs,
+    "keep_beats": KeepBeatsArgs,
+    "beat_rr_features": BeatRRFeaturesArgs,
 }
 """dict: the recipe-safe ``EcgBatch`` actions, name -> schema of their arguments."""
 

@@ -43,8 +43,9 @@ def test_unstacked_masks_are_the_per_lead_masks(records, fixture_dir):
 
 
 def test_unstack_leads_keeps_other_annotations_and_splits_per_lead_targets(records):
-    batch = load(records, n=1).select_leads(["i", "ii"])
-    batch.find_r_peaks(lead="ii")
+    batch = (records.create_batch(records.indices[:1])
+             .load(fmt="wfdb", components=["signal", "meta", "annotation"], ann_ext=["i", "ii"])
+             .select_leads(["i", "ii"]).find_r_peaks(lead="ii"))
     n = batch.signal[0].shape[-1]
     per_lead = np.stack([np.full(n, 1, np.int8), np.full(n, 2, np.int8)])
     batch.set_component("target", [per_lead])

@@ -18,7 +18,8 @@ from ecg.recipes import RECIPE_ACTIONS, apply_recipe, recipe_steps, validate_rec
 SIGNAL_ACTIONS = {"band_pass_signals", "fir_band_pass_signals", "notch_signals", "remove_baseline",
                   "resample_signals", "normalize_signals", "clip_signals", "pad_signals", "crop_signals",
                   "split_signals", "select_leads", "drop_short_signals", "find_r_peaks", "heart_rate",
-                  "beat_signals", "signal_quality", "rr_features"}
+                  "beat_signals", "signal_quality", "rr_features",
+                  "keep_beats", "beat_rr_features"}
 VALID = {"band_pass_signals": {"low": 0.5, "high": 40}}
 
 # (bad step, what the error must say besides its index and action)

@@ -86,8 +86,9 @@ def test_config_errors_come_before_any_data(tmp_path):
         read_config(CONFIG, ["data.dataset=mitdb"])
     with pytest.raises(ConfigError, match="must leave training records"):
         read_config(CONFIG, ["split.test=0.5", "split.validation=0.5"])
-    _, cfg = read_config(CONFIG, ["window.length=4"])
-    with pytest.raises(ConfigError, match="not a multiple of the network's down-sampling 8: use 3.968 s"):
+    _, cfg = read_config(CONFIG, ["window.length=4.01"])
+    with pytest.raises(ConfigError, match="1002 samples at 250 Hz, not a multiple of the network's down-sampling 16: "
+                                          "use 3.968 s"):
         window_samples(cfg)
     assert main(["train", CONFIG, "--set", "post.max_gap=-1", "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
@@ -98,7 +99,6 @@ def test_recipe_follows_the_config():
     assert prepare_recipe(cfg) == [{"select_leads": {"names": ["ii", "v1"]}},
                                    {"band_pass_signals": {"low": 0.5, "high": 40.0}},
                                    {"resample_signals": {"fs": 200.0}}, {"normalize_signals": {"method": "zscore"}}]
-    assert window_samples(cfg) == 819 or True
 
 
 # ---------------------------------------------------------------- post-processing, by hand

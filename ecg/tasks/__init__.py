@@ -4,6 +4,7 @@
 ``task``                module
 ======================  ==========================================================
 ``rhythm``              :mod:`ecg.tasks.rhythm`: one label per record (CinC 2017)
+``beats``               :mod:`ecg.tasks.beats`: one AAMI class per beat (MIT-BIH DS1 -> DS2)
 ``delineation``         :mod:`ecg.tasks.delineation`: P/QRS/T masks per lead (LUDB)
 ======================  ==========================================================
 
@@ -15,7 +16,7 @@ from importlib import import_module
 
 from ecg.errors import ConfigError
 
-TASKS = {"rhythm": "ecg.tasks.rhythm", "delineation": "ecg.tasks.delineation"}
+TASKS = {"rhythm": "ecg.tasks.rhythm", "delineation": "ecg.tasks.delineation", "beats": "ecg.tasks.beats"}
 
 
 def get_task(name):

@@ -136,8 +136,8 @@ class PostConfig(StrictConfig):
         Longest gap closed between two runs of one wave class, in seconds.
     """
 
-    min_duration: tuple[float, float, float] = (0.03, 0.04, 0.06)
-    max_gap: float = Field(default=0.05, ge=0)
+    min_duration: tuple[float, float, float] = (0.02, 0.03, 0.04)
+    max_gap: float = Field(default=0.1, ge=0)
 
 
 class Config(TaskConfig):
