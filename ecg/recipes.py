@@ -288,6 +288,10 @@ class BeatRRFeaturesArgs(RecipeArgs):
     n_local: Annotated[int, Strict(), Field(ge=1, le=1000)] = 10
 
 
+class BeatTemplatesArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.beat_templates`: no arguments."""
+
+
 RECIPE_ACTIONS = {
     "band_pass_signals": BandPassArgs,
     "fir_band_pass_signals": FirBandPassArgs,
@@ -308,6 +312,7 @@ RECIPE_ACTIONS = {
     "rr_features": RRFeaturesArgs,
     "keep_beats": KeepBeatsArgs,
     "beat_rr_features": BeatRRFeaturesArgs,
+    "beat_templates": BeatTemplatesArgs,
 }
 """dict: the recipe-safe ``EcgBatch`` actions, name -> schema of their arguments."""
 

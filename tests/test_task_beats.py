@@ -218,3 +218,27 @@ def test_recipe_follows_the_config():
     assert recipe[2] == {"find_r_peaks": {"lead": "MLII"}}
     assert [next(iter(s)) for s in recipe][3] == "keep_beats"
     assert recipe[5] == {"beat_signals": {"before": 0.3, "after": 0.45, "ext": "atr"}}
+
+
+def test_beat_templates_put_the_record_median_beside_each_beat(fixture_dir):
+    batch = EcgBatch(DatasetIndex(["208"])).load(src=str(fixture_dir / "mitdb"), fmt="wfdb",
+                                                 components=["signal", "meta", "annotation"], ann_ext="atr")
+    batch.keep_beats("atr").beat_signals(0.25, 0.45, ext="atr")
+    windows = batch.signal[0].copy()
+    batch.beat_templates()
+    out = batch.signal[0]
+    assert out.shape == (len(windows), 2 * windows.shape[1], windows.shape[2])
+    np.testing.assert_array_equal(out[:, :2], windows)
+    # the template is the per-sample median over the record's beats, the same for every beat
+    np.testing.assert_allclose(out[7, 2:], np.percentile(windows, 50, axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(out[0, 2:], out[-1, 2:])
+    assert batch.meta[0]["sig_name"] == ["MLII", "V1", "median MLII", "median V1"]
+    with pytest.raises(RecordError, match="call beat_signals first"):
+        EcgBatch(DatasetIndex(["208"])).load(src=str(fixture_dir / "mitdb"), fmt="wfdb").beat_templates()
+
+
+def test_recipe_with_leads_and_templates():
+    _, cfg = read_config(CONFIG, ["prepare.leads=['MLII']", "prepare.templates=true"])
+    recipe = task.prepare_recipe(cfg, "atr")
+    assert recipe[1] == {"select_leads": {"names": ["MLII"]}}
+    assert recipe[-1] == {"beat_templates": {}}

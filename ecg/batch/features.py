@@ -135,5 +135,33 @@ class FeaturesMixin:
         self.set_component("features", out)
         return self
 
+    @action
+    def beat_templates(self):
+        """Append each record's median beat to its beat windows, as extra leads (:func:`ecg.ops.beats.with_template`).
+
+        Call it after :meth:`beat_signals`: ``signal[i]`` becomes ``(n_beats, 2 *
+        n_leads, window)``, and ``meta["sig_name"]`` gets the names of the template
+        leads (``"median MLII"``...).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        RecordError
+            If a record was not cut into beats.
+        """
+        signals = []
+        for i, (sig, meta) in enumerate(zip(self.signal, self.meta)):
+            if "beat_samples" not in meta or np.ndim(sig) != 3:
+                raise RecordError(self.record_name(i), "beat_templates needs a record cut into beats: "
+                                  "call beat_signals first")
+            signals.append(beats.with_template(sig))
+            names = list(meta.get("sig_name", []))
+            meta["sig_name"] = names + [f"median {name}" for name in names]
+        self.set_component("signal", signals)
+        return self
+
     def _annotations(self):
         return self.annotation if self.annotation is not None else [None] * len(self)

@@ -206,3 +206,42 @@ def beat_rr_features(samples, fs, n_local=10):
     out[:] = np.stack([pre, post, local, pre / mean_rr, post / mean_rr, local / mean_rr, pre / local,
                        post / pre, local_sd / local], axis=1)
     return out
+
+
+def with_template(windows):
+    """Append the record's median beat to every beat window, as extra leads.
+
+    A network that sees each beat beside the patient's own typical beat can learn how a
+    beat differs from that patient's usual morphology (an abnormal P wave, a wider QRS)
+    rather than what the beats of the training patients look like, which is what an
+    inter-patient split asks of it. The median over beats is robust to a minority of
+    ectopic beats; where ectopic beats are the majority it is an ectopic beat.
+
+    Parameters
+    ----------
+    windows : numpy.ndarray, shape (n_beats, n_leads, window)
+        The beat windows of one record (from :func:`beat_windows`).
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_beats, 2 * n_leads, window)
+        The windows, then the median beat of each lead; the dtype of ``windows``.
+
+    Raises
+    ------
+    ValueError
+        If ``windows`` is not 3-D.
+
+    Examples
+    --------
+    >>> windows = np.array([[[0., 1., 0.]], [[0., 2., 0.]], [[0., 9., 1.]]])
+    >>> with_template(windows)[2].tolist()
+    [[0.0, 9.0, 1.0], [0.0, 2.0, 0.0]]
+    """
+    windows = np.asarray(windows)
+    if windows.ndim != 3:
+        raise ValueError(f"Expected beat windows (n_beats, n_leads, window). Received: shape={windows.shape}")
+    if len(windows) == 0:
+        return np.concatenate([windows, windows], axis=1)
+    template = np.median(windows, axis=0).astype(windows.dtype)
+    return np.concatenate([windows, np.broadcast_to(template, windows.shape)], axis=1)

@@ -53,6 +53,8 @@ class PrepareConfig(StrictConfig):
         Band-pass cut-offs in Hz of the signal the network sees.
     normalize : {"robust", "zscore", "minmax"}
         Amplitude normalisation per lead over the whole record (before the beats are cut).
+    leads : list of str, optional
+        Leads the network sees, by name (``select_leads``); default all, in file order.
     detect_lead : int or str
         Lead of the R-peak detector (``"MLII"``).
     refine_window : float
@@ -62,16 +64,20 @@ class PrepareConfig(StrictConfig):
         Beat window before and from each beat, in seconds.
     n_local : int
         RR intervals in the local average of the RR features.
+    templates : bool
+        Give the network each record's median beat beside every beat (extra leads).
     """
 
     fs: float = Field(default=360.0, gt=0)
     band_pass: tuple[float, float] = (0.5, 40.0)
     normalize: Literal["robust", "zscore", "minmax"] = "robust"
+    leads: Optional[list[str]] = None
     detect_lead: Union[int, str] = "MLII"
     refine_window: float = Field(default=0.1, ge=0)
     before: float = Field(default=0.25, ge=0)
     after: float = Field(default=0.45, gt=0)
     n_local: int = Field(default=10, ge=1)
+    templates: bool = False
 
 
 class SplitConfig(StrictConfig):
@@ -148,13 +154,16 @@ def prepare_recipe(cfg, ext="rpeaks"):
     p = cfg.prepare
     low, high = p.band_pass
     conf = {"refine_window": p.refine_window} if p.refine_window > 0 else None
-    recipe = [{"resample_signals": {"fs": p.fs}}, {"band_pass_signals": {"low": low, "high": high}},
-              {"find_r_peaks": {"lead": p.detect_lead, **({"conf": conf} if conf else {})}}]
+    recipe = [{"resample_signals": {"fs": p.fs}}]
+    if p.leads:
+        recipe.append({"select_leads": {"names": list(p.leads)}})
+    recipe += [{"band_pass_signals": {"low": low, "high": high}},
+               {"find_r_peaks": {"lead": p.detect_lead, **({"conf": conf} if conf else {})}}]
     if ext != "rpeaks":
         recipe.append({"keep_beats": {"ext": ext}})
     return recipe + [{"normalize_signals": {"method": p.normalize}},
                      {"beat_signals": {"before": p.before, "after": p.after, "ext": ext}},
-                     {"beat_rr_features": {"n_local": p.n_local}}]
+                     {"beat_rr_features": {"n_local": p.n_local}}] + ([{"beat_templates": {}}] if p.templates else [])
 
 
 def dataset_def(cfg):
