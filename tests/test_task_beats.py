@@ -199,6 +199,17 @@ def test_saved_model_detects_and_classifies_raw_records(run_dir, fixture_dir, tm
     metrics = json.loads((run_dir / "metrics.json").read_text())["test"]["detected"]
     assert report["macro_f1"] == pytest.approx(metrics["macro_f1"])
     assert (tmp_path / "eval" / "metrics.json").is_file()
+    # through the command line: a folder with no REFERENCE.csv (the reference is each .atr), and the model's split
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for file in (fixture_dir / "mitdb").glob("100.*"):
+        (folder / file.name).symlink_to(file)
+    assert main(["evaluate", "--model", str(run_dir / "model"), "--records", str(folder), "--out", str(tmp_path / "a")]) == 0
+    assert main(["evaluate", "--model", str(run_dir / "model"), "--dataset", "mitdb", "--data-path",
+                 str(fixture_dir / "mitdb"), "--split", "test", "--out", str(tmp_path / "b")]) == 0
+    for out in ("a", "b"):
+        assert json.loads((tmp_path / out / "metrics.json").read_text())["macro_f1"] == pytest.approx(metrics["macro_f1"])
+    assert model.config.info["splits"]["test"] == ["100"]
 
 
 def test_config_errors_come_before_any_data(tmp_path):

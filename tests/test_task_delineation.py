@@ -65,17 +65,19 @@ def test_predictions_file_counts_what_the_metrics_count(run_dir):
 
 
 def test_saved_model_evaluates_the_raw_test_records_alike(run_dir, fixture_dir, tmp_path):
-    from ecg import EcgDataset, KerasBaseModel
-    from ecg.tasks.delineation import evaluate
+    from ecg import KerasBaseModel
 
     model = KerasBaseModel({"path": str(run_dir / "model")})
     assert model.config.info["task"] == "delineation" and model.config.task == "segmentation"
     assert [next(iter(step)) for step in model.config.preprocess] == [
         "select_leads", "band_pass_signals", "resample_signals", "normalize_signals"]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    record, = metrics["split"]["test"]
-    dataset = EcgDataset(path=str(fixture_dir / "ludb" / f"{record}.hea"))
-    report = evaluate(run_dir / "model", dataset, log=lambda *a: None, out=tmp_path / "eval")
+    assert model.config.info["splits"] == metrics["split"]
+    # ecg evaluate --dataset ludb --split test: the model's own test split, the reference from the annotation files
+    assert main(["evaluate", "--model", str(run_dir / "model"), "--dataset", "ludb",
+                 "--data-path", str(fixture_dir / "ludb"), "--split", "test", "--out", str(tmp_path / "eval")]) == 0
+    report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert report["leads"] == 12
     assert report["wave_f1"] == pytest.approx(metrics["test"]["wave_f1"])
     assert report["sample_f1_mean"] == pytest.approx(metrics["test"]["sample_f1_mean"])
     assert (tmp_path / "eval" / "predictions.csv").is_file()

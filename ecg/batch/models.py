@@ -40,14 +40,15 @@ class ModelMixin:
     def model_targets(self, targets=None, num_classes=None):
         """Stack targets to match :meth:`model_inputs`: one row per window, one-hot float32."""
         targets = self.target if targets is None else targets
-        counts = self.segment_counts()
+        signals = self.signal  # once: each component access of a preloaded batch looks up every item
+        counts = self.segment_counts(signals)
         rows = []
-        for i, (tgt, count) in enumerate(zip(targets, counts)):
+        for i, (tgt, count, sig) in enumerate(zip(targets, counts, signals)):
             tgt = np.asarray(tgt)
             if tgt.dtype.kind in "USO":
                 raise LabelError(f"record {self.record_name(i)!r}: target {tgt!r} is a class name; "
                                  "encode targets first (binarize_labels, one_hot_labels)")
-            if self.signal[i].ndim == 3:
+            if sig.ndim == 3:
                 if len(tgt) != count:
                     raise LabelError(f"record {self.record_name(i)!r}: {len(tgt)} targets for "
                                      f"{count} segments")

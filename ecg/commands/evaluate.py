@@ -1,8 +1,12 @@
 """``ecg evaluate``: metrics of a saved task model on any labelled records.
 
 ``--records DIR`` (WFDB records, with ``--labels FILE``: a CSV of record,label, by
-default ``DIR/REFERENCE.csv``), or ``--dataset NAME --split test`` for a ready
-dataset's split. The model's saved task (``info.task``) decides the metrics.
+default ``DIR/REFERENCE.csv``, for the tasks that label whole records), or
+``--dataset NAME --split test`` for a ready dataset's split: the split the model was
+trained and tested on when it was trained on that dataset (the task pipelines save
+their splits), else the dataset's own. The model's saved task (``info.task``) decides
+the metrics; beat and delineation models read their reference from each record's
+annotation files.
 
 Exit codes: 0 done; 2 an invalid argument or another ecg error; 3 some records had no
 prediction or no label (listed on stderr).
@@ -27,6 +31,7 @@ def register(subparsers):
     parser.add_argument("--labels", help="CSV of record,label (default RECORDS_DIR/REFERENCE.csv)")
     parser.add_argument("--split", default="test", help="split of --dataset (default test)")
     parser.add_argument("--mirror", help="PhysioNet mirror for --dataset")
+    parser.add_argument("--data-path", help="an extracted copy of --dataset (instead of downloading it)")
     parser.add_argument("--out", help="folder for metrics.json, predictions.csv and plots")
     parser.set_defaults(func=main)
 
@@ -48,17 +53,27 @@ def main(args):
         from ecg.io import read_labels
 
         folder = Path(args.records)
-        labels_file = Path(args.labels) if args.labels else folder / "REFERENCE.csv"
-        if not labels_file.is_file():
-            raise ConfigError(f"labels not found: {labels_file}; give --labels FILE (record,label)")
-        labels = read_labels(str(labels_file))
+        labels = None
+        if module.RECORD_LABELS:
+            labels_file = Path(args.labels) if args.labels else folder / "REFERENCE.csv"
+            if not labels_file.is_file():
+                raise ConfigError(f"labels not found: {labels_file}; give --labels FILE (record,label)")
+            labels = read_labels(str(labels_file))
         dataset = EcgDataset(path=str(folder / "*.hea"))
     else:
         from ecg.data.datasets import get_dataset
+        from ecg.data.datasets.base import make_subset
 
-        spec = get_dataset(args.dataset, mirror=args.mirror)
-        dataset = spec.subset(args.split)
-        labels = spec.labels.loc[list(dataset.indices), "label"]
+        spec = get_dataset(args.dataset, args.data_path, mirror=args.mirror)
+        own = info.get("splits", {}) if info.get("dataset") == args.dataset else {}
+        if args.split in own:                 # the split the model was trained and tested on
+            dataset = make_subset(spec.dataset, own[args.split])
+        else:
+            if info.get("dataset") == args.dataset:
+                print(f"ecg evaluate: {args.model} records no split {args.split!r} of its own; "
+                      f"using {args.dataset}'s split {args.split!r}", file=sys.stderr)
+            dataset = spec.subset(args.split)
+        labels = spec.labels.loc[list(dataset.indices), "label"] if module.RECORD_LABELS else None
     report = module.evaluate(args.model, dataset, labels, out=args.out)
     if report["missing"]:
         for record, reason in sorted(report["missing"].items()):

@@ -10,7 +10,9 @@
 
 Each module defines ``Config`` (a :class:`~ecg.tasks.base.TaskConfig`) and
 ``run(config, run_dir, resume=False, log=print) -> dict`` (the test metrics), and
-``evaluate(model_path, dataset, labels, log=print) -> dict``.
+``evaluate(model_path, dataset, labels, log=print) -> dict``, and ``RECORD_LABELS``: whether
+``evaluate`` needs a label per record (a ``REFERENCE.csv``) or reads its reference from
+each record's annotation files.
 """
 from importlib import import_module
 

@@ -314,3 +314,50 @@ class EpochKeeper:
         if self.best_weights is not None:
             network.set_weights(self.best_weights)
         return self.best_epoch
+
+
+def fit(pipeline, cfg, run_dir, validate, score_name, resume=False, log=print):
+    """Train a task pipeline's ``"net"`` for ``cfg.train``, validating after each epoch.
+
+    The loop every task shares: :class:`EpochKeeper` validates and logs each epoch and
+    keeps the chosen weights, :func:`ecg.training.train_epochs` trains with checkpoints
+    in ``run_dir/checkpoints``, and the history goes to ``history.csv`` and
+    ``plots/training_curves.png``.
+
+    Parameters
+    ----------
+    pipeline : batchflow.Pipeline
+        The training pipeline, with its model named ``"net"``.
+    cfg : TaskConfig
+        The task's config (its ``train`` section is used).
+    run_dir : RunDirectory
+        The run directory.
+    validate : callable
+        ``validate() -> (score, details)`` on the validation split; higher is better.
+    score_name : str
+        What the score is, for the plot.
+    resume : bool
+        Go on from the last checkpoint of ``run_dir``.
+    log : callable
+        Called with one line of text per epoch.
+
+    Returns
+    -------
+    model : KerasBaseModel
+        The trained model, with the kept weights.
+    kept : int or str
+        The epoch whose weights are kept (:meth:`EpochKeeper.restore`).
+    keeper : EpochKeeper
+        Its ``rows`` and ``best``.
+    """
+    from ecg.plot import plot_history
+    from ecg.training import train_epochs
+
+    keeper = EpochKeeper(lambda: pipeline.m("net"), validate, cfg.train, log)
+    train_epochs(pipeline, "net", n_epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
+                 seed=cfg.train.seed, checkpoint_dir=run_dir / "checkpoints", resume=resume, on_epoch=keeper,
+                 drop_last=True, prefetch=cfg.train.prefetch)
+    kept = keeper.restore()
+    run_dir.write_rows("history.csv", keeper.rows)
+    plot_history(keeper.rows, run_dir / "plots" / "training_curves.png", score_name=score_name)
+    return pipeline.m("net"), kept, keeper

@@ -35,9 +35,10 @@ from pydantic import Field
 
 from ecg.config import StrictConfig
 from ecg.errors import ConfigError
-from ecg.tasks.base import EpochKeeper, RunDirectory, TaskConfig, adamw
+from ecg.tasks.base import RunDirectory, TaskConfig, adamw, fit
 
 NO_BEAT = "-"
+RECORD_LABELS = False  # the reference is each record's .atr
 """Pseudo-class of the detected-beat tables: the true class of an unmatched detection
 and the predicted class of a missed beat."""
 
@@ -472,9 +473,8 @@ def evaluate_detected(cfg, model, dataset):
 def run(cfg, run_dir, resume=False, log=print):
     """Train, validate, test on reference and detected beats, save; return the metrics."""
     from ecg.data.datasets.base import make_subset
-    from ecg.plot import plot_confusion_matrix, plot_history
+    from ecg.plot import plot_confusion_matrix
     from ecg.tasks.rhythm import class_weights
-    from ecg.training import train_epochs
 
     began = time.time()
     run_dir = RunDirectory(run_dir)
@@ -504,15 +504,8 @@ def run(cfg, run_dir, resume=False, log=print):
         report = scores(cfg, validation.label[val_keep], np.array(cfg.classes)[probs.argmax(axis=1)])
         return report["macro_f1"], {c: report["table"][c]["F1"] for c in cfg.scored}
 
-    keeper = EpochKeeper(lambda: pipeline.m("net"), validate, cfg.train, log)
-    train_epochs(pipeline, "net", n_epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-                 seed=cfg.train.seed, checkpoint_dir=run_dir / "checkpoints", resume=resume, on_epoch=keeper,
-                 drop_last=True, prefetch=cfg.train.prefetch)
-    best_epoch = keeper.restore()
-    model = pipeline.m("net")
-    run_dir.write_rows("history.csv", keeper.rows)
-    plot_history(keeper.rows, run_dir / "plots" / "training_curves.png",
-                 score_name=f"validation macro F1 ({', '.join(cfg.scored)})")
+    model, best_epoch, keeper = fit(pipeline, cfg, run_dir, validate, f"validation macro F1 ({', '.join(cfg.scored)})",
+                                    resume, log)
 
     test = beats["test"]
     test_keep = np.isin(test.label, cfg.reported)
@@ -522,7 +515,7 @@ def run(cfg, run_dir, resume=False, log=print):
     print_report(reference, f"test split {cfg.split.test} ({len(records['test'])} records), reference beats, "
                             f"weights of epoch {best_epoch}:", log)
 
-    model.config = model.config.model_copy(update={"info": {**model.config.info, "test": {
+    model.config = model.config.model_copy(update={"info": {**model.config.info, "splits": records, "test": {
         "reference_macro_f1": reference["macro_f1"],
         **{f"reference_{c}_f1": reference["table"][c]["F1"] for c in cfg.scored}}}})
     model_dir = run_dir / "model"

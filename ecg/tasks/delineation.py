@@ -42,9 +42,10 @@ from pydantic import Field, model_validator
 
 from ecg.config import StrictConfig
 from ecg.errors import ConfigError
-from ecg.tasks.base import EpochKeeper, RunDirectory, TaskConfig, adamw
+from ecg.tasks.base import RunDirectory, TaskConfig, adamw, fit
 
 WAVES = ("P", "QRS", "T")
+RECORD_LABELS = False  # the reference is each record's per-lead annotation files
 
 
 class SplitConfig(StrictConfig):
@@ -486,9 +487,6 @@ def plot_examples(cfg, run_dir, names, cache_dir, masks, report_rows):
 # --- the run ------------------------------------------------------------------------------
 def run(cfg, run_dir, resume=False, log=print):
     """Train, validate, test, save and re-predict; return the test metrics (see the module docstring)."""
-    from ecg.plot import plot_history
-    from ecg.training import train_epochs
-
     began = time.time()
     run_dir = RunDirectory(run_dir)
     run_dir.write_yaml("config.yaml", cfg.model_dump(mode="json"))
@@ -518,15 +516,8 @@ def run(cfg, run_dir, resume=False, log=print):
                                  **{f"{w}_F1": report["waves"][w]["F1"] for w in WAVES},
                                  **{f"{w}_sample_f1": report["sample_f1"][w] for w in WAVES}}
 
-    keeper = EpochKeeper(lambda: pipeline.m("net"), validate, cfg.train, log)
-    train_epochs(pipeline, "net", n_epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-                 seed=cfg.train.seed, checkpoint_dir=run_dir / "checkpoints", resume=resume, on_epoch=keeper,
-                 drop_last=True, prefetch=cfg.train.prefetch)
-    best_epoch = keeper.restore()
-    model = pipeline.m("net")
-    run_dir.write_rows("history.csv", keeper.rows)
-    plot_history(keeper.rows, run_dir / "plots" / "training_curves.png",
-                 score_name="validation score (wave F1 + sample F1) / 2")
+    model, best_epoch, keeper = fit(pipeline, cfg, run_dir, validate, "validation score (wave F1 + sample F1) / 2",
+                                    resume, log)
 
     raw, masks = predict("test")
     report = scores(references["test"], masks, cfg.prepare.fs, spec.fs, cfg.tolerance)
@@ -537,7 +528,8 @@ def run(cfg, run_dir, resume=False, log=print):
     names = lead_names(sets["test"].indices, cfg.leads)
     plot_examples(cfg, run_dir, names, cache_dir, masks, report["lead_sample_f1"])
 
-    model.config = model.config.model_copy(update={"info": {**model.config.info, "test": {
+    model.config = model.config.model_copy(update={"info": {
+        **model.config.info, "splits": {split: [str(ix) for ix in ds.indices] for split, ds in sets.items()}, "test": {
         "wave_f1": report["wave_f1"], "sample_f1": report["sample_f1_mean"],
         **{f"{w}_F1": report["waves"][w]["F1"] for w in WAVES}}}})
     model_dir = run_dir / "model"

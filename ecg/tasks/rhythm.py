@@ -26,7 +26,9 @@ from pydantic import Field
 
 from ecg.config import StrictConfig
 from ecg.errors import ConfigError
-from ecg.tasks.base import EpochKeeper, RunDirectory, TaskConfig, adamw
+from ecg.tasks.base import RunDirectory, TaskConfig, adamw, fit
+
+RECORD_LABELS = True  # one class per record, from a REFERENCE.csv
 
 
 class PrepareConfig(StrictConfig):
@@ -299,9 +301,8 @@ def print_report(report, cfg, log):
 # --- the run ------------------------------------------------------------------------------
 def run(cfg, run_dir, resume=False, log=print):
     """Train, validate, test, save and re-predict; return the test metrics (see the module docstring)."""
-    from ecg.plot import plot_confusion_matrix, plot_history
+    from ecg.plot import plot_confusion_matrix
     from ecg.recipes import predict_dataset
-    from ecg.training import train_epochs
 
     began = time.time()
     run_dir = RunDirectory(run_dir)
@@ -326,15 +327,7 @@ def run(cfg, run_dir, resume=False, log=print):
         report = scores(cfg, labels["validation"], predict_cached(cfg, pipeline, sets["validation"], cache_dir))
         return report["challenge_f1"], {"macro_f1": report["macro_f1"], **{c: report[c]["f1"] for c in cfg.classes}}
 
-    keeper = EpochKeeper(lambda: pipeline.m("net"), validate, cfg.train, log)
-    checkpoints = run_dir / "checkpoints"
-    train_epochs(pipeline, "net", n_epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-                 seed=cfg.train.seed, checkpoint_dir=checkpoints, resume=resume, on_epoch=keeper,
-                 drop_last=True, prefetch=cfg.train.prefetch)
-    best_epoch = keeper.restore()
-    model = pipeline.m("net")
-    run_dir.write_rows("history.csv", keeper.rows)
-    plot_history(keeper.rows, run_dir / "plots" / "training_curves.png", score_name="validation Challenge F1")
+    model, best_epoch, keeper = fit(pipeline, cfg, run_dir, validate, "validation Challenge F1", resume, log)
 
     threshold = best_threshold(cfg, labels["validation"],
                                predict_cached(cfg, pipeline, sets["validation"], cache_dir))
@@ -347,7 +340,8 @@ def run(cfg, run_dir, resume=False, log=print):
                           title=f"{cfg.name}: test split")
 
     model.config = model.config.model_copy(update={"info": {
-        **model.config.info, "threshold": threshold, "test": {
+        **model.config.info, "threshold": threshold,
+        "splits": {split: [str(ix) for ix in ds.indices] for split, ds in sets.items()}, "test": {
             "challenge_f1": report["challenge_f1"], "macro_f1": report["macro_f1"],
             f"{cfg.positive}_vs_rest_macro_f1": report[f"{cfg.positive}_vs_rest_macro_f1"],
             f"{cfg.positive}_vs_rest_macro_f1_at_threshold":
