@@ -41,8 +41,8 @@ class IOMixin:
 
     @action
     def load(self, src=None, fmt=None, components=None, *args, ann_ext=None, channels=None,
-             index_col=None, label_col=None, classes=None, on_flat="record", on_error="raise",
-             report=None, dst=None, **kwargs):
+             index_col=None, label_col=None, classes=None, on_flat="record", invalid="raise",
+             on_error="raise", report=None, dst=None, **kwargs):
         """Load components from files.
 
         Parameters
@@ -68,6 +68,9 @@ class IOMixin:
         on_flat : {"record", "warn", "error"}
             For ``"wfdb"`` signals: what a flat lead does (see
             :func:`ecg.io.read_record`; always listed in ``meta["flat_leads"]``).
+        invalid : {"raise", "interpolate", "zero", "keep"}
+            For ``"wfdb"`` signals: what WFDB's invalid samples (gaps, the end of a skewed
+            signal) do (see :func:`ecg.io.read_record`; listed in ``meta["invalid_runs"]``).
         on_error : {"raise", "skip"}
             What a bad record does (missing or truncated file, header mismatch, unknown
             format, non-finite samples, invalid ``fs``, missing label, label not in
@@ -112,7 +115,7 @@ class IOMixin:
             raise ConfigError(f"Expected on_error in {ON_ERROR}. Received: on_error={on_error!r}.")
         if fmt in _WFDB_FORMATS:
             bad = self._load_wfdb(src, _as_tuple(components) or ("signal", "meta"),
-                                  _as_tuple(ann_ext), channels, on_flat, on_error)
+                                  _as_tuple(ann_ext), channels, on_flat, on_error, invalid)
         elif fmt == "csv":
             bad = self._load_csv(src, _as_tuple(components) or ("target",), index_col, label_col,
                                  classes, on_error)
@@ -159,7 +162,7 @@ class IOMixin:
             raise SkipBatchException(f"no usable record in a batch of {len(self)}")
         return subset(self, [i for i in range(len(self)) if i not in bad])
 
-    def _load_wfdb(self, src, components, ann_ext, channels, on_flat, on_error):
+    def _load_wfdb(self, src, components, ann_ext, channels, on_flat, on_error, invalid="raise"):
         unknown = set(components) - {"signal", "meta", "annotation"}
         if unknown:
             raise EcgError(f"load(fmt='wfdb') fills signal, meta and annotation, not {sorted(unknown)}")
@@ -169,7 +172,7 @@ class IOMixin:
         def read(ix):
             path = self.record_path(ix, src)
             if "signal" in components:
-                signal, meta = read_record(path, channels=channels, on_flat=on_flat)
+                signal, meta = read_record(path, channels=channels, on_flat=on_flat, invalid=invalid)
             else:
                 signal, meta = None, read_header_meta(path)
             annotation = ({ext: read_annotation(path, ext, n_samples=meta["n_samples"] or None) for ext in ann_ext}
