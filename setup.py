@@ -5,11 +5,15 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
+# ecg export / ecg predict on .onnx and .tflite files (versions that keep the tensorflow-cpu, keras and numpy pins).
+EXPORT = ["onnx>=1.17,<1.24", "onnxruntime>=1.20,<1.33", "tf2onnx==1.17.0", "ai-edge-litert>=2.0,<2.4"]
+
 TEST = [
     "tensorflow-cpu==2.21.0", "keras==3.15.1",
     "jax==0.10.2", "jaxlib==0.10.2",
     "pytest>=8", "pytest-xdist>=3.5", "pytest-timeout>=2.2", "hypothesis>=6.100",
     "pyflakes>=3", "neurokit2>=0.2",
+    *EXPORT,
 ]
 
 setup(
@@ -39,6 +43,8 @@ setup(
         "tf": ["tensorflow-cpu==2.21.0", "keras==3.15.1"],
         # Keras 3 on JAX (backend-agnostic model tests, GPU benchmarks).
         "jax": ["keras==3.15.1", "jax==0.10.2", "jaxlib==0.10.2"],
+        # ONNX (tf2onnx, ONNX Runtime) and LiteRT (ai-edge-litert) export; Keras on TensorFlow.
+        "export": ["tensorflow-cpu==2.21.0", "keras==3.15.1", *EXPORT],
         "test": TEST,
         "dev": TEST,
     },

@@ -8,7 +8,7 @@ import argparse
 import sys
 from importlib import import_module
 
-COMMANDS = ("download", "train", "evaluate", "predict", "models")
+COMMANDS = ("download", "train", "evaluate", "predict", "models", "export")
 
 
 def build_parser():

@@ -461,8 +461,9 @@ def predict_pipeline(model_path, dataset, model_name="model", components=("signa
 
     Parameters
     ----------
-    model_path : str
-        Folder written by ``KerasBaseModel.save``.
+    model_path : str or BaseModel
+        Folder written by ``KerasBaseModel.save``, or a model with a recipe in its
+        config (an exported one, see :func:`ecg.export.load_exported`).
     dataset : EcgDataset
         Records to predict.
     model_name : str
@@ -488,9 +489,10 @@ def predict_pipeline(model_path, dataset, model_name="model", components=("signa
     """
     from batchflow import V
 
+    from ecg.models.base import BaseModel
     from ecg.models.keras_model import KerasBaseModel
 
-    model = KerasBaseModel({"path": str(model_path)})
+    model = model_path if isinstance(model_path, BaseModel) else KerasBaseModel({"path": str(model_path)})
     pipeline = (dataset.p
                 .import_model(model_name, model)
                 .init_variable("prediction", {})
@@ -562,8 +564,8 @@ def predict_dataset(model_path, dataset, batch_size=64):
 
     Parameters
     ----------
-    model_path : str
-        Folder written by ``KerasBaseModel.save``.
+    model_path : str or BaseModel
+        As :func:`predict_pipeline`.
     dataset : EcgDataset
         Records to predict.
     batch_size : int

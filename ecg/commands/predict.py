@@ -38,7 +38,8 @@ def register(subparsers):
                     "class. A model trained on segments gives a whole-record decision (segment "
                     "probabilities averaged).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="folder written by KerasBaseModel.save")
+    parser.add_argument("--model", required=True, help="folder written by KerasBaseModel.save, zoo:NAME, "
+                        "or a file written by ecg export (.onnx, .tflite)")
     parser.add_argument("--records", required=True, help="folder of WFDB records (.hea with .dat/.mat) or .edf")
     parser.add_argument("--out", required=True, help="CSV file to write")
     parser.add_argument("--batch-size", type=int, default=64, help="records per batch (default 64)")
@@ -91,9 +92,10 @@ def write_errors(path, missing):
 def predict_records(model_path, folder, batch_size=64):
     """Predict every record in ``folder``; return :class:`~ecg.recipes.Predictions`."""
     from ecg.data.dataset import EcgDataset
+    from ecg.export.runtime import as_predictor
     from ecg.recipes import predict_dataset
 
-    return predict_dataset(model_path, EcgDataset(path=find_records(folder)), batch_size)
+    return predict_dataset(as_predictor(model_path), EcgDataset(path=find_records(folder)), batch_size)
 
 
 def run(args):

@@ -517,6 +517,19 @@ class KerasBaseModel(BaseModel):
                 raise
         return path
 
+    def export(self, path, format=None, quantize=None, calibration=None, **kwargs):
+        """Export the network for deployment: ONNX, or LiteRT in float32 or full-integer int8.
+
+        Writes ``path`` (``.onnx`` or ``.tflite``) and its sidecar ``<path>.json`` (classes,
+        input shape, sampling rate, preprocessing recipe, int8 scales), checks it against
+        this model and returns the report (size, MACs, latency...). The arguments are those
+        of :func:`ecg.export.export_model`, e.g. ``model.export("m.tflite", quantize="int8",
+        calibration="records/")``; ``ecg predict --model m.tflite`` runs the file.
+        """
+        from ecg.export import export_model
+
+        return export_model(self, path, format=format, quantize=quantize, calibration=calibration, **kwargs)
+
     def load(self, path):
         """Restore a model written by :meth:`save` (Keras safe mode: no code from the file runs)."""
         import keras

@@ -1,0 +1,117 @@
+"""Representative windows: real records run through a model's own preprocessing recipe.
+
+Full-integer quantization fixes the int8 range of every tensor from the values the
+float network takes on a *representative dataset*. Here that set is real records —
+a folder of WFDB records, or the training split of a dataset of the registry — read
+and prepared by the model's recipe (``config.preprocess``), so the calibration sees
+exactly the windows (and features) the deployed model will be fed. The same windows
+check an export's parity with the Keras model.
+"""
+import os
+
+import numpy as np
+
+from ecg.errors import ConfigError, RecordError, SignalError
+
+DEFAULT_RECORDS = 200
+"""Records read for a calibration set by default."""
+DEFAULT_WINDOWS = 400
+"""At most this many windows are kept (sampled evenly over the records' windows)."""
+
+
+def calibration_records(source, mirror=None, data_path=None, split="train", info=None):
+    """The records of a calibration ``source``, as ``(EcgDataset, load kwargs)``.
+
+    Parameters
+    ----------
+    source : str
+        A folder of records (``.hea`` or ``.edf``), or a dataset name of
+        :mod:`ecg.data.datasets` (``"cinc2017"``).
+    mirror, data_path
+        For a dataset name: a PhysioNet mirror to download from, or an extracted copy.
+    split : str
+        The dataset's split to draw from; the training split by default, so a test
+        split stays unseen.
+    info : dict, optional
+        The model's ``config.info``: a model trained by a task pipeline on this dataset
+        saved its own splits, and those are used.
+
+    Raises
+    ------
+    ConfigError
+        ``source`` is neither a folder nor a known dataset name.
+    """
+    if os.path.isdir(os.fspath(source)):
+        from ecg.commands.predict import find_records
+        from ecg.data.dataset import EcgDataset
+
+        return EcgDataset(path=find_records(os.fspath(source))), {"fmt": "wfdb", "components": ["signal", "meta"]}
+    from ecg.data.datasets import DATASETS, get_dataset
+    from ecg.data.datasets.base import make_subset
+
+    if source not in DATASETS:
+        raise ConfigError(f"calibration source {source!r} is neither a folder of records nor a dataset "
+                          f"({', '.join(sorted(DATASETS))})")
+    spec = get_dataset(source, data_path, mirror=mirror)
+    own = (info or {}).get("splits", {}) if (info or {}).get("dataset") == source else {}
+    records = own.get(split) or spec.splits.get(split)
+    if not records:
+        raise ConfigError(f"dataset {source!r} has no split {split!r}; it has {sorted(spec.splits)}")
+    return make_subset(spec.dataset, records), dict(spec.load_kwargs)
+
+
+def representative_windows(config, source, n_records=DEFAULT_RECORDS, max_windows=DEFAULT_WINDOWS, seed=0,
+                           mirror=None, data_path=None, split="train", batch_size=16):
+    """Windows (and features) of real records prepared by the model's recipe.
+
+    Parameters
+    ----------
+    config : KerasModelConfig
+        The model's config: its ``preprocess`` recipe and whether it takes features.
+    source : str
+        See :func:`calibration_records`.
+    n_records : int
+        Records drawn (seeded, without replacement) from the source.
+    max_windows : int
+        Windows kept, evenly spaced over all the windows the records gave.
+    seed : int
+        Seed of the record draw.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``[windows]`` float32 ``(n, steps, channels)``, or ``[windows, features]`` with
+        features ``(n, n_features)`` for a model with a feature input.
+
+    Raises
+    ------
+    ConfigError
+        No record gave a window.
+    """
+    from ecg.recipes import apply_recipe
+    from ecg.report import ErrorReport
+
+    dataset, load_kwargs = calibration_records(source, mirror, data_path, split, config.info)
+    indices = np.asarray(dataset.indices)
+    picked = np.sort(np.random.default_rng(seed).choice(len(indices), min(n_records, len(indices)),
+                                                        replace=False))
+    pipeline = apply_recipe(dataset.p.load(**load_kwargs, on_error="skip", report=ErrorReport()),
+                            config.preprocess)
+    takes_features = config.feature_input is not None
+    windows, features = [], []
+    for start in range(0, len(picked), batch_size):
+        try:
+            batch = pipeline.execute_for(dataset.create_batch(indices[picked[start:start + batch_size]]))
+        except (RecordError, SignalError):
+            continue                    # a record the recipe refuses gives no calibration window
+        if batch is None or len(batch) == 0:
+            continue
+        windows.append(batch.model_inputs())
+        if takes_features:
+            features.append(batch.model_features())
+    if not windows:
+        raise ConfigError(f"no record of {source!r} gave a window through the model's recipe")
+    x = np.concatenate(windows)
+    keep = np.unique(np.linspace(0, len(x) - 1, min(max_windows, len(x))).round().astype(int))
+    arrays = [x[keep]] + ([np.concatenate(features)[keep]] if takes_features else [])
+    return [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]

@@ -1,0 +1,255 @@
+"""``export_model``: a saved or trained model -> ONNX / LiteRT file, sidecar, C header, report."""
+import json
+import os
+
+import numpy as np
+
+from ecg.errors import ConfigError, ModelError
+from ecg.export.calibration import DEFAULT_RECORDS, DEFAULT_WINDOWS, representative_windows
+from ecg.export.convert import FORMATS, QUANTIZATIONS, ExportError, to_litert, to_onnx
+from ecg.export.features import apply_feature_transform, split_feature_transform
+from ecg.export.metadata import export_metadata, tensor_entry, write_sidecar
+from ecg.export.report import format_report, latency_ms, parity, peak_activation_bytes
+from ecg.export.runtime import exported_format, load_exported
+
+RUNTIMES = {"onnx": "onnxruntime", "tflite": "litert"}
+CHECK_WINDOWS = 16
+"""Windows of the parity check when no calibration set is given (seeded random normal)."""
+
+
+def report_path(path):
+    """The JSON report of exported file ``path``: ``<path>.report.json``."""
+    return os.fspath(path) + ".report.json"
+
+
+def export_model(model, out, format=None, quantize=None, calibration=None, *, c_header=False, fs=None,
+                 mirror=None, data_path=None, calibration_records=DEFAULT_RECORDS, max_windows=DEFAULT_WINDOWS,
+                 npu_check=False, latency_repeats=50, log=print):
+    """Export a model for deployment; return its report.
+
+    Parameters
+    ----------
+    model : KerasBaseModel or str
+        A built model, or a saved model folder, or ``"zoo:NAME"``.
+    out : str
+        The file to write, ``.onnx`` or ``.tflite``. Its sidecar ``<out>.json`` (classes,
+        input shape, sampling rate, recipe, int8 scales; see :mod:`ecg.export.metadata`)
+        and its report ``<out>.report.json`` are written beside it.
+    format : {"onnx", "tflite"}, optional
+        By default from the suffix of ``out``.
+    quantize : {None, "int8"}
+        ``"int8"``: full-integer LiteRT (int8 weights, activations, input and output),
+        calibrated on ``calibration``.
+    calibration : str or list of numpy.ndarray, optional
+        Real windows to calibrate int8 on and to check parity with: a folder of records
+        or a dataset name (run through the model's own recipe, see
+        :func:`~ecg.export.calibration.representative_windows`), or the model inputs
+        themselves (``[windows]`` or ``[windows, features]``, float32). Without it the
+        parity check uses seeded random windows.
+    c_header : bool or str
+        Also write the ``.tflite`` as a C array: to this path, or ``<out stem>.h``.
+    fs : float, optional
+        Sampling rate of the windows in Hz for the sidecar, when the recipe has no
+        ``resample_signals``.
+    mirror, data_path : str, optional
+        Where a calibration dataset comes from (see :func:`ecg.data.datasets.get_dataset`).
+    calibration_records, max_windows : int
+        Records read for, and windows kept in, a calibration set from records.
+    npu_check : bool
+        Check a ``layer_spec`` network against the NPU rules first (see
+        :mod:`ecg.models.layer_spec`); a violation fails the export.
+    latency_repeats : int
+        Timed runs of the latency measurement.
+    log : callable
+        Prints the report (``None``: silent).
+
+    Returns
+    -------
+    dict
+        The report: ``file``, ``format``, ``quantization``, ``bytes``, ``parameters``,
+        ``macs``, ``peak_activation_bytes`` (LiteRT), ``latency_ms`` (per runtime),
+        ``parity`` (with the Keras model), ``quantization_params``, ``sidecar``,
+        ``c_header``, ``report``.
+
+    Raises
+    ------
+    ExportError
+        The network cannot be converted (naming the layer and the reason), breaks an
+        NPU rule, or its export outputs non-finite values.
+    ConfigError
+        Inconsistent arguments (int8 without calibration, int8 ONNX, unknown format).
+
+    Examples
+    --------
+    >>> report = export_model("zoo:cinc2017", "cinc2017_int8.tflite", quantize="int8",      # doctest: +SKIP
+    ...                       calibration="cinc2017", mirror="../shared/data/mirror", c_header=True)
+    """
+    from ecg.models.describe import count_macs
+    from ecg.models.keras_model import KerasBaseModel
+
+    source = None
+    if not isinstance(model, KerasBaseModel):
+        source = str(model)
+        model = KerasBaseModel({"path": source})
+    elif model.config.path:
+        source = model.config.path
+    out = os.fspath(out)
+    fmt = format or exported_format(out)
+    if fmt not in FORMATS:
+        raise ConfigError(f"export format must be one of {FORMATS}. Received: format={fmt!r} (out={out!r})")
+    if exported_format(out) != fmt:
+        raise ConfigError(f"a {fmt} export is written to a file ending with .{fmt}. Received: out={out!r}")
+    if quantize not in QUANTIZATIONS:
+        raise ConfigError(f"quantize must be one of {QUANTIZATIONS}. Received: quantize={quantize!r}")
+    if quantize and fmt != "tflite":
+        raise ConfigError("int8 quantization is made for LiteRT: use format='tflite' (out=*.tflite)")
+    if quantize and calibration is None:
+        raise ConfigError("int8 needs a calibration set of real windows: give calibration=<records folder "
+                          "or dataset name>")
+    if not model.is_built:
+        raise ModelError("the model is not built: train it on a batch first, or load a saved one")
+    network = model.model
+    if npu_check:
+        _check_npu(model)
+    windows = _windows(model, calibration, calibration_records, max_windows, mirror, data_path)
+    check = windows if windows is not None else _random_windows(network)
+    reference = model.predict_on_batch(check if len(check) > 1 else check[0])   # also: Keras exports called models only
+    folder = os.path.dirname(os.path.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    names = [tensor.name.split(":")[0] for tensor in network.inputs]
+    if fmt == "onnx":
+        proto = to_onnx(network, out)
+        inputs = [tensor_entry(item.name, (None, *shape), "float32") for item, shape in
+                  zip(proto.graph.input, _input_shapes(network))]
+        outputs = [tensor_entry(proto.graph.output[0].name, network.output_shape, "float32", role="output")]
+    elif quantize:
+        cut, transform = split_feature_transform(network)
+        calibrated = windows if transform is None else [
+            apply_feature_transform(array, transform) if name == "features" else array
+            for name, array in zip(names, windows)]
+        to_litert(cut, out, _representative(names, calibrated))
+        inputs, outputs = _litert_tensors(out, names, network)
+        for spec in inputs:
+            if transform is not None and spec["name"] == "features":
+                spec["transform"] = transform
+    else:
+        to_litert(network, out)
+        inputs, outputs = _litert_tensors(out, names, network)
+    metadata = export_metadata(model.config, fmt, inputs, outputs, quantize, fs, source)
+    if fmt == "onnx":
+        _embed_onnx_metadata(proto, metadata, out)
+    sidecar = write_sidecar(out, metadata)
+
+    exported = load_exported(out, num_threads=1)
+    got = exported.predict_on_batch(check if len(check) > 1 else check[0])
+    if not np.all(np.isfinite(got)):
+        raise ExportError(f"{out}: the exported network outputs non-finite values on {len(got)} windows; "
+                          "it is not usable")
+    agreement = dict(parity(reference, got),
+                     source="calibration" if windows is not None else "random")
+    one = [array[:1] for array in check]
+    report = {"file": out, "format": fmt, "quantization": quantize or "float32", "source": source,
+              "bytes": os.path.getsize(out), "parameters": int(network.count_params()),
+              "macs": _macs(network, count_macs),
+              "peak_activation_bytes": peak_activation_bytes(out) if fmt == "tflite" else None,
+              "latency_ms": {RUNTIMES[fmt]: latency_ms(exported, one if len(one) > 1 else one[0],
+                                                       repeats=latency_repeats)},
+              "latency_repeats": latency_repeats, "threads": 1, "parity": agreement,
+              "quantization_params": [dict(role=role, name=spec["name"], scale=spec["scale"],
+                                           zero_point=spec["zero_point"])
+                                      for role, specs in (("input", inputs), ("output", outputs))
+                                      for spec in specs if "scale" in spec],
+              "sidecar": sidecar, "c_header": None, "report": report_path(out)}
+    if c_header:
+        if fmt != "tflite":
+            raise ConfigError("--c-header writes a LiteRT flatbuffer: use format='tflite'")
+        from ecg.export.c_header import write_c_header
+
+        header = c_header if isinstance(c_header, (str, os.PathLike)) else os.path.splitext(out)[0] + ".h"
+        report["c_header"], report["c_array"] = write_c_header(out, header)
+    with open(report["report"], "w", encoding="utf-8") as file:
+        json.dump(report, file, indent=2)
+    if log is not None:
+        log(format_report(report))
+    return report
+
+
+def _windows(model, calibration, n_records, max_windows, mirror, data_path):
+    """The calibration / check windows as a list of float32 arrays, or ``None``."""
+    if calibration is None:
+        return None
+    if isinstance(calibration, (str, os.PathLike)):
+        return representative_windows(model.config, os.fspath(calibration), n_records, max_windows,
+                                      mirror=mirror, data_path=data_path)
+    arrays = list(calibration) if isinstance(calibration, (list, tuple)) else [calibration]
+    expected = 2 if model.takes_features else 1
+    if len(arrays) != expected:
+        raise ConfigError(f"calibration arrays: the model takes {expected} input(s), got {len(arrays)}")
+    return [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
+
+
+def _random_windows(network):
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal((CHECK_WINDOWS, *shape)).astype(np.float32) for shape in _input_shapes(network)]
+
+
+def _input_shapes(network):
+    """Shapes of the network's inputs without the batch axis."""
+    return [tuple(tensor.shape[1:]) for tensor in network.inputs]
+
+
+def _representative(names, windows):
+    """The converter's representative dataset: one ``{input name: (1, ...) window}`` per window."""
+    def generate():
+        for i in range(len(windows[0])):
+            yield {name: array[i:i + 1] for name, array in zip(names, windows)}
+    return generate
+
+
+def _litert_tensors(path, names, network):
+    """Sidecar rows of a ``.tflite`` file's signature inputs (in the network's order) and output."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=path).get_signature_runner()
+    details = runner.get_input_details()
+    if sorted(details) != sorted(names):
+        raise ExportError(f"{path}: the LiteRT signature takes {sorted(details)}, the network {names}")
+    shapes = dict(zip(names, _input_shapes(network)))
+
+    def entry(name, item, shape, role="input"):
+        scale, zero_point = item["quantization"]
+        quantized = np.dtype(item["dtype"]) == np.int8
+        return tensor_entry(name, (None, *shape), np.dtype(item["dtype"]).name,
+                            (scale, zero_point) if quantized else None, role)
+
+    (out_name, out_item), = runner.get_output_details().items()
+    return ([entry(name, details[name], shapes[name]) for name in names],
+            [entry(out_name, out_item, network.output_shape[1:], "output")])
+
+
+def _embed_onnx_metadata(proto, metadata, path):
+    import onnx
+
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "ecg", json.dumps(metadata)
+    onnx.save(proto, path)
+
+
+def _macs(network, count_macs):
+    if any(dim is None for shape in _input_shapes(network) for dim in shape):
+        return None
+    return int(count_macs(network))
+
+
+def _check_npu(model):
+    """Rebuild a ``layer_spec`` network with ``npu_check`` on; its violations fail the export."""
+    from ecg.models.factory import build_network
+
+    arch = model.config.model
+    if arch.name != "layer_spec":
+        raise ConfigError(f"the NPU check applies to layer_spec networks; this one is {arch.name!r}")
+    try:
+        build_network({"name": arch.name, "params": {**arch.params, "npu_check": True}},
+                      model.config.input_shape, model.config.num_classes, model.config.task)
+    except ConfigError as exc:
+        raise ExportError(f"NPU export refused: {exc}") from exc
