@@ -191,7 +191,7 @@ def _failure(network, kind, exc):
         head += f" at layer {', '.join(layers)}"
     if ops:
         head += f": op {', '.join(ops)} has no {'int8 ' if 'int8' in kind else ''}builtin kernel"
-    detail = "; ".join(reason.split("error:", 1)[-1].strip() for reason in reasons[:3])
+    detail = "; ".join(re.sub(r"^.*?error:\s*|loc\(.*\)\s*:\s*", "", reason).strip() for reason in reasons[:3])
     return f"{head}. {detail or type(exc).__name__ + ': ' + text[:500]}"
 
 

@@ -16,7 +16,10 @@ An exported file ``model.onnx`` or ``model.tflite`` holds the network only. Besi
 
 ``preprocess`` is the model's own recipe (see :mod:`ecg.recipes`): the steps, in order,
 that turn a raw record into the windows of ``inputs``. An int8 tensor holds
-``round(x / scale) + zero_point``; a float is ``(q - zero_point) * scale``.
+``round(x / scale) + zero_point``; a float is ``(q - zero_point) * scale``. The
+``features`` input of an int8 export has a ``transform`` too (``mean``, ``std``,
+``clip``): the standardisation the float network does inside, done before quantizing
+(see :mod:`ecg.export.features`).
 ``model_config`` is the full ``KerasBaseModel`` config, so ``ecg predict`` can run the
 exported file exactly as the saved model. The ONNX file also carries the same JSON in
 its ``metadata_props`` under the key ``"ecg"``.

@@ -1,0 +1,240 @@
+"""Tests of ``ecg.export``: every architecture to ONNX and LiteRT with parity, int8, sidecar, C header, CLI.
+
+Parity is checked on real CinC 2017 windows (the fixture records), with the exported
+file run by the same runtime wrappers ``ecg predict`` uses: ONNX Runtime and float32
+LiteRT within 1e-4 of Keras, int8 LiteRT on the same class for at least 99 % of the
+windows. The zoo model's tests (int8 calibration through its recipe, ``ecg predict`` on
+the exports) are marked ``slow``.
+"""
+import json
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import wfdb
+from test_models_zoo import ZOO
+
+from ecg.cli import main
+from ecg.export import ExportError, export_model, load_exported
+from ecg.export.metadata import read_sidecar, sidecar_path
+from ecg.export.report import peak_activation_bytes
+from ecg.models.keras_model import KerasBaseModel
+
+STEPS = 512
+CLASSES = ["N", "A", "O", "~"]
+TOLERANCE = 1e-4
+SEGMENTATION = ["tcn", "unet", "conformer"]
+CASES = ([(name, "classification") for name in ZOO]
+         + [(name, "segmentation") for name in SEGMENTATION])
+
+
+@pytest.fixture(scope="module")
+def windows(cinc_dir):
+    """Sixteen standardized 512-sample windows (300 Hz, 1 lead) of the 40 fixture records."""
+    records = sorted(path.stem for path in cinc_dir.glob("*.hea"))[::5]
+    x = []
+    for name in records:
+        signal = wfdb.rdrecord(str(cinc_dir / name)).p_signal[:, 0].astype(np.float32)
+        for start in (500, 2000):
+            piece = signal[start:start + STEPS]
+            x.append(((piece - piece.mean()) / (piece.std() + 1e-6))[:, None])
+    return np.stack(x)
+
+
+def tiny_model(name, task="classification", num_classes=len(CLASSES)):
+    params, _ = ZOO[name]
+    model = KerasBaseModel({"model": {"name": name, "params": params}, "task": task, "seed": 0,
+                            "input_shape": (STEPS, 1), "num_classes": num_classes,
+                            "classes": CLASSES[:num_classes], "preprocess": [{"resample_signals": {"fs": 300.0}}]})
+    return model.build((STEPS, 1), num_classes)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+@pytest.mark.parametrize("name,task", CASES)
+def test_architecture_exports_with_parity(name, task, fmt, windows, tmp_path):
+    model = tiny_model(name, task, 3 if task == "segmentation" else 4)
+    out = tmp_path / f"{name}.{fmt}"
+    report = export_model(model, out, calibration=[windows], latency_repeats=3, log=None)
+    exported = load_exported(out)
+    expected = model.predict_on_batch(windows)
+    got = exported.predict_on_batch(windows)
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() <= TOLERANCE, f"{name} {task} {fmt}"
+    assert report["parity"]["max_abs_diff"] <= TOLERANCE and report["parity"]["windows"] == len(windows)
+    assert report["bytes"] == out.stat().st_size and report["parameters"] == model.model.count_params()
+    assert report["macs"] > 0 and next(iter(report["latency_ms"].values())) > 0
+    assert (report["peak_activation_bytes"] or 0) > 0 if fmt == "tflite" else report["peak_activation_bytes"] is None
+
+
+def test_sidecar_carries_what_a_deployment_needs(windows, tmp_path):
+    import onnx
+
+    model = tiny_model("cnn")
+    out = tmp_path / "cnn.onnx"
+    report = export_model(model, out, calibration=[windows], latency_repeats=3, log=None)
+    meta = read_sidecar(out)
+    assert report["sidecar"] == sidecar_path(out)
+    assert meta["classes"] == CLASSES and meta["sampling_rate_hz"] == 300.0
+    assert meta["inputs"] == [{"name": "ecg", "shape": [None, STEPS, 1], "dtype": "float32",
+                               "layout": "(batch, steps, channels)"}]
+    assert meta["outputs"][0]["shape"] == [None, 4] and meta["preprocess"] == [{"resample_signals": {"fs": 300.0}}]
+    assert meta["model_config"]["model"]["name"] == "cnn"
+    embedded = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(embedded["ecg"]) == meta
+    assert json.loads((tmp_path / "cnn.onnx.report.json").read_text())["macs"] == report["macs"]
+
+
+def test_int8_records_scales_and_keeps_the_class(windows, tmp_path):
+    model = tiny_model("cnn")
+    x = windows
+    out = tmp_path / "cnn_int8.tflite"
+    report = export_model(model, out, quantize="int8", calibration=[x], latency_repeats=3, log=None)
+    meta = read_sidecar(out)
+    (inp,), (outp,) = meta["inputs"], meta["outputs"]
+    assert meta["quantization"] == "int8" and inp["dtype"] == outp["dtype"] == "int8"
+    assert inp["scale"] > 0 and -128 <= inp["zero_point"] <= 127 and outp["scale"] > 0
+    assert {(q["role"], q["name"]) for q in report["quantization_params"]} == {("input", "ecg"),
+                                                                              ("output", outp["name"])}
+    export_model(model, tmp_path / "cnn.tflite", latency_repeats=3, log=None)
+    got = load_exported(out).predict_on_batch(x)
+    assert np.abs(got - model.predict_on_batch(x)).max() < 0.1
+    assert peak_activation_bytes(str(out)) < peak_activation_bytes(str(tmp_path / "cnn.tflite"))
+
+
+def test_c_header_is_the_flatbuffer_aligned(tmp_path):
+    model = tiny_model("layer_spec")
+    out = tmp_path / "spec-net.tflite"
+    report = export_model(model, out, c_header=True, latency_repeats=3, log=None)
+    header = tmp_path / "spec-net.h"
+    assert report["c_header"] == str(header) and report["c_array"] == "spec_net"
+    text = header.read_text()
+    assert "alignas(16) const unsigned char spec_net[]" in text
+    assert f"const unsigned int spec_net_len = {out.stat().st_size};" in text
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build the header")
+    program = tmp_path / "dump.c"
+    program.write_text('#include <stdint.h>\n#include <stdio.h>\n#include "spec-net.h"\n'
+                       "int main(void) { if ((uintptr_t)spec_net % 16) return 3;\n"
+                       "  fwrite(spec_net, 1, spec_net_len, stdout); return 0; }\n")
+    subprocess.run([compiler, "-std=c11", "-Wall", "-Werror", "-o", str(tmp_path / "dump"), str(program)],
+                   check=True, cwd=tmp_path)
+    dumped = subprocess.run([str(tmp_path / "dump")], capture_output=True, check=True).stdout
+    assert dumped == out.read_bytes()
+
+
+class MatrixDet(keras.layers.Layer):
+    """A layer whose op (MatrixDeterminant) has no builtin LiteRT kernel."""
+
+    def call(self, x):
+        return keras.ops.expand_dims(keras.ops.det(keras.ops.reshape(x[:, :16, 0], (-1, 4, 4))), -1)
+
+
+class Erfinv(keras.layers.Layer):
+    """A layer whose op (Erfinv) tf2onnx cannot convert."""
+
+    def call(self, x):
+        return keras.ops.erfinv(0.5 * keras.ops.sigmoid(x) + 0.25)
+
+
+@pytest.mark.parametrize("layer,fmt,reason", [
+    (MatrixDet(name="det_block"), "tflite", r"layer det_block \(MatrixDet\): op MatrixDeterminant has no builtin"),
+    (Erfinv(name="odd_block"), "onnx", r"layer odd_block \(Erfinv\): TensorFlow op Erfinv .* no ONNX conversion"),
+])
+def test_unexportable_layer_is_named(layer, fmt, reason, tmp_path):
+    inputs = keras.Input((64, 1), name="ecg")
+    x = layer(inputs)
+    if len(x.shape) == 3:
+        x = keras.layers.GlobalAveragePooling1D()(x)
+    model = KerasBaseModel({"seed": 0})
+    model.model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+    with pytest.raises(ExportError, match=reason):
+        export_model(model, tmp_path / f"net.{fmt}", log=None)
+
+
+def test_npu_check_refuses_a_layer_it_breaks(tmp_path):
+    spec = {"layers": [{"type": "ConvBNReLU", "out_channels": 6, "kernel_size": 9}, {"type": "GlobalAvgPool"},
+                       {"type": "Linear"}]}
+    model = KerasBaseModel({"model": {"name": "layer_spec", "params": spec}, "input_shape": (STEPS, 1),
+                            "num_classes": 4}).build((STEPS, 1), 4)
+    with pytest.raises(ExportError, match=r"layer 0 \(ConvBNReLU\): .*kernel height 9 exceeds 7"):
+        export_model(model, tmp_path / "net.tflite", npu_check=True, log=None)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"out": "m.onnx", "quantize": "int8", "calibration": "x"}, "made for LiteRT"),
+    ({"out": "m.tflite", "quantize": "int8"}, "needs a calibration set"),
+    ({"out": "m.pb"}, "export format must be one of"),
+    ({"out": "m.onnx", "format": "tflite"}, "ending with .tflite"),
+])
+def test_bad_arguments_are_refused_before_converting(kwargs, message):
+    from ecg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        export_model(tiny_model("fc"), **kwargs, log=None)
+
+
+def test_cli_exports_a_saved_model(tmp_path, capsys):
+    saved = tiny_model("fc").save(tmp_path / "model")
+    out = tmp_path / "fc.tflite"
+    assert main(["export", "--model", saved, "--out", str(out), "--c-header", "--repeats", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert f"exported {out} (tflite, float32)" in printed and "CPU latency per window (litert" in printed
+    assert (tmp_path / "fc.h").is_file() and read_sidecar(out)["source"] == saved
+    assert main(["export", "--model", saved, "--out", str(tmp_path / "fc.onnx"), "--quantize", "int8",
+                 "--calibration", "cinc2017"]) == 2
+    assert "int8 quantization is made for LiteRT" in capsys.readouterr().err
+
+
+def test_importing_export_loads_no_converter():
+    code = ("import sys, ecg.export, ecg.commands.export; "
+            "print([m for m in ('keras', 'tensorflow', 'onnx', 'onnxruntime', 'ai_edge_litert') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --- the zoo's CinC 2017 model (a feature input, a recipe with R peaks and HRV features) -------
+@pytest.fixture(scope="module")
+def zoo_exports(cinc_dir, tmp_path_factory):
+    """zoo:cinc2017 as ONNX and as int8 LiteRT calibrated on the fixture records through its recipe."""
+    folder = tmp_path_factory.mktemp("zoo")
+    reports = {}
+    for name, quantize in (("cinc2017.onnx", None), ("cinc2017_int8.tflite", "int8")):
+        reports[name] = export_model("zoo:cinc2017", folder / name, quantize=quantize, calibration=str(cinc_dir),
+                                     latency_repeats=3, log=None)
+    return folder, reports
+
+
+@pytest.mark.slow
+def test_zoo_model_exports_with_its_feature_input(zoo_exports):
+    folder, reports = zoo_exports
+    onnx_report, int8 = reports["cinc2017.onnx"], reports["cinc2017_int8.tflite"]
+    assert onnx_report["parity"]["max_abs_diff"] <= TOLERANCE and onnx_report["parity"]["source"] == "calibration"
+    assert int8["parity"]["same_class"] >= 0.99 and int8["parity"]["windows"] >= 40
+    assert int8["bytes"] < 0.35 * onnx_report["bytes"]        # int8 weights: a quarter of float32's
+    meta = read_sidecar(folder / "cinc2017_int8.tflite")
+    assert [spec["name"] for spec in meta["inputs"]] == ["ecg", "features"]
+    assert meta["inputs"][0]["shape"] == [None, 3000, 1] and meta["sampling_rate_hz"] == 100.0
+    assert set(meta["inputs"][1]["transform"]) == {"mean", "std", "clip"}
+    assert all("scale" in spec and "zero_point" in spec for spec in meta["inputs"] + meta["outputs"])
+    assert meta["classes"] == ["N", "A", "O", "~"] and "rr_features" in json.dumps(meta["preprocess"])
+
+
+@pytest.mark.slow
+def test_predict_runs_exported_files_like_the_keras_model(zoo_exports, cinc_dir, tmp_path):
+    import pandas as pd
+
+    folder, _ = zoo_exports
+    tables = {}
+    for name in ("zoo:cinc2017", folder / "cinc2017.onnx", folder / "cinc2017_int8.tflite"):
+        out = tmp_path / f"{len(tables)}.csv"
+        assert main(["predict", "--model", str(name), "--records", str(cinc_dir), "--out", str(out)]) == 0
+        tables[len(tables)] = pd.read_csv(out)
+    keras_table, onnx_table, int8_table = tables.values()
+    assert len(keras_table) == 40 and list(onnx_table.record) == list(keras_table.record)
+    probabilities = [c for c in keras_table.columns if c.startswith("p_")]
+    assert np.abs(onnx_table[probabilities].to_numpy() - keras_table[probabilities].to_numpy()).max() <= TOLERANCE
+    assert (int8_table.label == keras_table.label).mean() >= 0.95
