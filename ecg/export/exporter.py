@@ -106,6 +106,8 @@ def export_model(model, out, format=None, quantize=None, calibration=None, *, c_
     if quantize and calibration is None:
         raise ConfigError("int8 needs a calibration set of real windows: give calibration=<records folder "
                           "or dataset name>")
+    if c_header and fmt != "tflite":
+        raise ConfigError("a C header holds a LiteRT flatbuffer: use format='tflite' (out=*.tflite)")
     if not model.is_built:
         raise ModelError("the model is not built: train it on a batch first, or load a saved one")
     network = model.model
@@ -113,35 +115,16 @@ def export_model(model, out, format=None, quantize=None, calibration=None, *, c_
         _check_npu(model)
     windows = _windows(model, calibration, calibration_records, max_windows, mirror, data_path)
     check = windows if windows is not None else _random_windows(network)
-    reference = model.predict_on_batch(check if len(check) > 1 else check[0])   # also: Keras exports called models only
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    names = [tensor.name.split(":")[0] for tensor in network.inputs]
-    if fmt == "onnx":
-        proto = to_onnx(network, out)
-        inputs = [tensor_entry(item.name, (None, *shape), "float32") for item, shape in
-                  zip(proto.graph.input, _input_shapes(network))]
-        outputs = [tensor_entry(proto.graph.output[0].name, network.output_shape, "float32", role="output")]
-    elif quantize:
-        cut, transform = split_feature_transform(network)
-        calibrated = windows if transform is None else [
-            apply_feature_transform(array, transform) if name == "features" else array
-            for name, array in zip(names, windows)]
-        to_litert(cut, out, _representative(names, calibrated))
-        inputs, outputs = _litert_tensors(out, names, network)
-        for spec in inputs:
-            if transform is not None and spec["name"] == "features":
-                spec["transform"] = transform
-    else:
-        to_litert(network, out)
-        inputs, outputs = _litert_tensors(out, names, network)
+    reference = model.predict_on_batch(_x(check))          # also: Keras exports only networks called once
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    inputs, outputs, proto = _convert(network, out, fmt, quantize, windows)
     metadata = export_metadata(model.config, fmt, inputs, outputs, quantize, fs, source)
-    if fmt == "onnx":
+    if proto is not None:
         _embed_onnx_metadata(proto, metadata, out)
     sidecar = write_sidecar(out, metadata)
 
     exported = load_exported(out, num_threads=1)
-    got = exported.predict_on_batch(check if len(check) > 1 else check[0])
+    got = exported.predict_on_batch(_x(check))
     if not np.all(np.isfinite(got)):
         raise ExportError(f"{out}: the exported network outputs non-finite values on {len(got)} windows; "
                           "it is not usable")
@@ -152,8 +135,7 @@ def export_model(model, out, format=None, quantize=None, calibration=None, *, c_
               "bytes": os.path.getsize(out), "parameters": int(network.count_params()),
               "macs": _macs(network, count_macs),
               "peak_activation_bytes": peak_activation_bytes(out) if fmt == "tflite" else None,
-              "latency_ms": {RUNTIMES[fmt]: latency_ms(exported, one if len(one) > 1 else one[0],
-                                                       repeats=latency_repeats)},
+              "latency_ms": {RUNTIMES[fmt]: latency_ms(exported, _x(one), repeats=latency_repeats)},
               "latency_repeats": latency_repeats, "threads": 1, "parity": agreement,
               "quantization_params": [dict(role=role, name=spec["name"], scale=spec["scale"],
                                            zero_point=spec["zero_point"])
@@ -161,8 +143,6 @@ def export_model(model, out, format=None, quantize=None, calibration=None, *, c_
                                       for spec in specs if "scale" in spec],
               "sidecar": sidecar, "c_header": None, "report": report_path(out)}
     if c_header:
-        if fmt != "tflite":
-            raise ConfigError("--c-header writes a LiteRT flatbuffer: use format='tflite'")
         from ecg.export.c_header import write_c_header
 
         header = c_header if isinstance(c_header, (str, os.PathLike)) else os.path.splitext(out)[0] + ".h"
@@ -172,6 +152,36 @@ def export_model(model, out, format=None, quantize=None, calibration=None, *, c_
     if log is not None:
         log(format_report(report))
     return report
+
+
+def _convert(network, out, fmt, quantize, windows):
+    """Write the file; return the sidecar rows of its inputs and outputs, and the ONNX proto (or None)."""
+    names = [tensor.name.split(":")[0] for tensor in network.inputs]
+    if fmt == "onnx":
+        proto = to_onnx(network, out)
+        if [item.name for item in proto.graph.input] != names:
+            raise ExportError(f"{out}: the ONNX graph takes {[item.name for item in proto.graph.input]}, "
+                              f"the network {names}")
+        inputs = [tensor_entry(name, (None, *shape), "float32") for name, shape in zip(names, _input_shapes(network))]
+        return inputs, [tensor_entry(proto.graph.output[0].name, network.output_shape, "float32", role="output")], proto
+    if not quantize:
+        to_litert(network, out)
+        return (*_litert_tensors(out, names, network), None)
+    cut, transform = split_feature_transform(network)
+    if transform is not None:
+        windows = [apply_feature_transform(array, transform) if name == "features" else array
+                   for name, array in zip(names, windows)]
+    to_litert(cut, out, _representative(names, windows))
+    inputs, outputs = _litert_tensors(out, names, network)
+    for spec in inputs:
+        if transform is not None and spec["name"] == "features":
+            spec["transform"] = transform
+    return inputs, outputs, None
+
+
+def _x(arrays):
+    """What a model's predict_on_batch takes: the windows alone, or [windows, features]."""
+    return arrays if len(arrays) > 1 else arrays[0]
 
 
 def _windows(model, calibration, n_records, max_windows, mirror, data_path):
