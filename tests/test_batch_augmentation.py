@@ -16,7 +16,7 @@ def ptbxl(fixture_dir):
 
 ACTIONS = [("add_gaussian_noise", {"snr_db": 10}), ("add_baseline_wander", {}), ("add_emg_noise", {}),
            ("add_powerline_noise", {"freq": 60}), ("scale_amplitude", {}), ("flip_polarity", {"p": 1}),
-           ("stretch_time", {}), ("warp_time", {}), ("cutout_signals", {}), ("drop_leads", {})]
+           ("stretch_time", {}), ("warp_time", {}), ("cutout_signals", {}), ("dropout_leads", {})]
 
 
 @pytest.mark.parametrize("name, kwargs", ACTIONS)

@@ -76,7 +76,7 @@ def test_bad_records_and_labels_are_named(fixture_dir, tmp_path):
     (tmp_path / "ref.csv").write_text("A00001,N\n")
     with pytest.raises(LabelError, match="A00002"):
         batch.load(src=str(tmp_path / "ref.csv"), fmt="csv", components="target")
-    with pytest.raises(EcgError, match="ann_ext"):
-        batch.load(fmt="wfdb", components=["annotation"])
+    # no ann_ext: no annotator is read, each record's annotation is an empty dict (issue 13)
+    assert list(batch.load(fmt="wfdb", components=["annotation"]).annotation) == [{}, {}]
     with pytest.raises(EcgError, match="no records match"):
         EcgDataset(path=str(tmp_path / "*.hea"))

@@ -170,8 +170,11 @@ class AugmentationMixin:
         return self._augment(augment.cutout, seed, duration=duration, value=value, p=p)
 
     @action
-    def drop_leads(self, rate=0.25, p=1.0, seed=None):
+    def dropout_leads(self, rate=0.25, p=1.0, seed=None):
         """Zero each lead with probability ``rate`` (at least one lead is kept).
+
+        The leads stay in the record, zeroed; to remove leads by name or position, use
+        :meth:`~ecg.batch.cardio.CardioMixin.drop_leads`.
 
         Returns
         -------

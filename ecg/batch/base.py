@@ -49,6 +49,9 @@ def new_batch(batch, indices, components, index=None):
     index = DatasetIndex(np.asarray(indices)) if index is None else index
     new = type(batch)(index, dataset=batch._dataset,
                       pipeline=batch.pipeline, **batch.get_attrs())
+    added = [name for name in batch.components if name not in new.components]
+    if added:  # components an action added (a spectrum, a wavelet transform) stay components
+        new.add_components(added)
     for name in batch.components:
         items = components.get(name)
         new.set_component(name, items if items is not None else [None] * len(new))

@@ -8,10 +8,15 @@ from batchflow import SkipBatchException, action
 from ecg.batch.base import subset
 from ecg.errors import ConfigError, EcgError, LabelError, RecordError
 from ecg.io import read_annotation, read_header_meta, read_labels, read_npz, read_record, write_npz
+from ecg.io.dicom import read_dicom
+from ecg.io.wav import read_wav
 from ecg.io.labels import labels_for
 from ecg.report import pipeline_report
 
 _WFDB_FORMATS = ("wfdb", "mat", "dat", "edf")
+# one-file formats: reader, file extension, the reader's own keyword arguments
+_FILE_FORMATS = {"dicom": (read_dicom, ".dcm", ("group", "units")),
+                 "wav": (read_wav, ".wav", ("gain", "baseline", "units", "sig_name"))}
 ON_ERROR = ("raise", "skip")
 logger = logging.getLogger("ecg")
 
@@ -51,14 +56,20 @@ class IOMixin:
             ``fmt="wfdb"``: folder of the records, or a mapping/callable from index key
             to record path; by default the paths of the dataset's ``FilesIndex``.
             ``fmt="csv"``: the label table. ``fmt="npz"``: folder of a :meth:`dump`.
-        fmt : {"wfdb", "csv", "npz"} or other
+        fmt : {"wfdb", "dicom", "wav", "csv", "npz"} or other
             ``"wfdb"`` reads WFDB records (``.dat``, CinC 2017 ``.mat``) and ``.edf``
-            files through wfdb. Other formats go to batchflow's ``Batch.load``.
+            files through wfdb; ``"dicom"`` DICOM waveform files
+            (:func:`ecg.io.dicom.read_dicom`: keyword arguments ``group``, ``units``);
+            ``"wav"`` WAV files (:func:`ecg.io.wav.read_wav`: ``gain``, ``baseline``,
+            ``units``, ``sig_name``), both with the ``meta`` and errors of ``"wfdb"``
+            (``src``: a folder of ``<record>.dcm`` / ``<record>.wav`` files, or the
+            dataset's paths). Other formats go to batchflow's ``Batch.load``.
         components : str or list of str
             What to fill. ``"wfdb"``: any of ``signal``, ``meta``, ``annotation``
             (default ``signal`` and ``meta``); ``"csv"``: ``target`` (default).
         ann_ext : str or list of str, optional
-            Annotator extension(s) to read into ``annotation`` (``"atr"``, ``"q1c"``...).
+            Annotator extension(s) to read into ``annotation`` (``"atr"``, ``"q1c"``...);
+            without it, ``annotation`` is an empty dict per record.
         channels : list of int, optional
             Leads to read (positions in the header).
         index_col, label_col : str or int, optional
@@ -116,6 +127,9 @@ class IOMixin:
         if fmt in _WFDB_FORMATS:
             bad = self._load_wfdb(src, _as_tuple(components) or ("signal", "meta"),
                                   _as_tuple(ann_ext), channels, on_flat, on_error, invalid)
+        elif fmt in _FILE_FORMATS:
+            bad = self._load_file(src, fmt, _as_tuple(components) or ("signal", "meta"), _as_tuple(ann_ext),
+                                  channels, on_flat, on_error, kwargs)
         elif fmt == "csv":
             bad = self._load_csv(src, _as_tuple(components) or ("target",), index_col, label_col,
                                  classes, on_error)
@@ -166,8 +180,6 @@ class IOMixin:
         unknown = set(components) - {"signal", "meta", "annotation"}
         if unknown:
             raise EcgError(f"load(fmt='wfdb') fills signal, meta and annotation, not {sorted(unknown)}")
-        if "annotation" in components and not ann_ext:
-            raise EcgError("load annotations with ann_ext='atr' (or the annotator extensions you need)")
 
         def read(ix):
             path = self.record_path(ix, src)
@@ -179,6 +191,27 @@ class IOMixin:
                           if "annotation" in components else None)
             return signal, meta, annotation
 
+        return self._store_read(read, components, on_error)
+
+    def _load_file(self, src, fmt, components, ann_ext, channels, on_flat, on_error, kwargs):
+        reader, ext, options = _FILE_FORMATS[fmt]
+        unknown = set(components) - {"signal", "meta", "annotation"}
+        if unknown:
+            raise EcgError(f"load(fmt={fmt!r}) fills signal, meta and annotation, not {sorted(unknown)}")
+        if ann_ext:
+            raise EcgError(f"load(fmt={fmt!r}) reads no annotation files: leave ann_ext out")
+        extra = set(kwargs) - set(options)
+        if extra:
+            raise EcgError(f"load(fmt={fmt!r}) takes the reader arguments {', '.join(options)}, not {sorted(extra)}")
+
+        def read(ix):
+            signal, meta = reader(self.record_path(ix, src, ext=ext), channels=channels, on_flat=on_flat, **kwargs)
+            return signal, meta, {} if "annotation" in components else None
+
+        return self._store_read(read, components, on_error)
+
+    def _store_read(self, read, components, on_error):
+        """Read ``(signal, meta, annotation)`` of every record; store the ``components`` asked for."""
         items, bad = self._read_items(read, on_error)
         signals, metas, annotations = zip(*[item or (None, None, None) for item in items])
         if "signal" in components:

@@ -153,11 +153,14 @@ class PreprocessingMixin:
     # --- resampling ----------------------------------------------------------------------
     @action
     def resample_signals(self, fs):
-        """Resample every record to ``fs`` Hz (polyphase, any rational ratio).
+        """Resample every record to ``fs`` Hz (polyphase, any positive rate, e.g. ``301.257``).
 
         Annotation sample indices, per-sample targets, ``meta["fs"]``,
         ``meta["n_samples"]`` and split window starts (``meta["segment_starts"]``) are
-        moved to the new rate.
+        moved to the new rate. ``meta["fs"]`` is the rate the signal has
+        (:func:`ecg.ops.resample.resampled_rate`): ``fs`` itself unless the ratio of the
+        rates needs a fraction of terms above 10,000, whose nearest smaller fraction
+        gives a rate within 1e-4 (usually 1e-8) of ``fs``.
 
         Parameters
         ----------
@@ -176,25 +179,26 @@ class PreprocessingMixin:
             If ``fs`` is not strictly positive.
         """
         old_fs = self.fs
+        signals, maps = self.map_signals(resample.resample_with_maps, new_fs=fs, with_maps=True)
+        self._store_resampled(signals, maps, old_fs, [fs] * len(self), "resample_signals")
+        return self
 
-        def resample_with_maps(x, fs):
-            out = resample.resample(x, fs=fs, new_fs=new_fs)
-            up, down = resample.resample_ratio(fs, new_fs)
-            return out, np.broadcast_to(alignment.rate_map(out.shape[-1], up, down), (len(x), out.shape[-1]))
+    def _store_resampled(self, signals, maps, old_fs, new_fs, action_name):
+        """Store resampled signals; move annotations, per-sample targets and ``meta`` to the new rates.
 
-        new_fs = fs
-        signals, maps = self.map_signals(resample_with_maps, with_maps=True)
+        ``meta["fs"]`` becomes :func:`ecg.ops.resample.resampled_rate` of each record's
+        old and new rate.
+        """
         self.set_component("signal", signals)
-        self.align_to(maps, "resample_signals")
-        for meta, rate, sig in zip(self.meta, old_fs, signals):
+        self.align_to(maps, action_name)
+        for meta, rate, new, sig in zip(self.meta, old_fs, new_fs, signals):
             if sig.ndim == 3:
-                meta["segment_starts"] = resample.resample_indices(meta.get("segment_starts", []), rate, fs)
+                meta["segment_starts"] = resample.resample_indices(meta.get("segment_starts", []), rate, new)
                 meta["segment_length"] = sig.shape[-1]
-                meta["n_samples"] = resample.resampled_length(meta["n_samples"], rate, fs)
+                meta["n_samples"] = resample.resampled_length(meta["n_samples"], rate, new)
             else:
                 meta["n_samples"] = sig.shape[-1]
-            meta["fs"] = fs
-        return self
+            meta["fs"] = resample.resampled_rate(rate, new)
 
     # --- normalisation -------------------------------------------------------------------
     @action
