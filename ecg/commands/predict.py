@@ -21,10 +21,19 @@ outputs:
                            (unreadable, dropped by the model's recipe, or a recipe
                            action failed on it); header only when there is none
 
+sampling rate:
+  Records are brought to the rate the model was trained at: the last
+  resample_signals step of its recipe, else info["fs"] of its saved config (or the
+  sampling_rate_hz of an exported model); records at another rate are resampled
+  to it, and stderr says which. A model that says neither cannot tell which rate
+  is right: records at several rates are refused, naming them.
+
 exit status:
   0  every record was predicted
-  2  error, nothing written: bad arguments, no records, not a saved model, or a
-     model whose preprocessing recipe is refused (it may only hold signal actions)
+  2  error, nothing written: bad arguments, no records, not a saved model (or a
+     damaged one: class names that do not fit its outputs), a model whose
+     preprocessing recipe is refused (it may only hold signal actions), or records
+     at several rates for a model of unknown rate
   {EXIT_MISSING}  some records got no prediction: they are listed on stderr and in
      <OUT stem>.errors.csv, the others are in OUT
 """
@@ -47,12 +56,104 @@ def register(subparsers):
 
 
 def find_records(folder):
-    """Glob pattern of the records in ``folder``: its ``.hea`` files, else its ``.edf`` files."""
+    """Glob pattern of the records in ``folder``: its ``.hea`` files, else its ``.edf`` files.
+
+    The folder is taken literally: ``site[1]`` is that folder, never ``site1``.
+    """
     for ext in ("hea", "edf"):
-        pattern = os.path.join(folder, f"*.{ext}")
+        pattern = os.path.join(glob.escape(os.fspath(folder)), f"*.{ext}")
         if glob.glob(pattern):
             return pattern
     raise EcgError(f"no records (.hea or .edf files) in {folder}")
+
+
+def record_rates(pattern):
+    """``{record: fs}`` (Hz) of the records matching ``pattern``, from their headers.
+
+    A record whose header cannot be read is left out here: loading it reports why.
+    """
+    from ecg.io import read_header_meta
+
+    rates = {}
+    for path in sorted(glob.glob(pattern)):
+        try:
+            meta = read_header_meta(path)
+        except EcgError:
+            continue
+        rates[str(meta["record"])] = float(meta["fs"])
+    return rates
+
+
+def model_rate(model):
+    """The sampling rate (Hz) a model's windows are at, and where it is written; ``(None, None)`` if nowhere.
+
+    The recipe's last ``resample_signals`` (records are resampled by the recipe itself),
+    else ``info["fs"]`` of the saved config (or an exported model's ``sampling_rate_hz``).
+    """
+    from ecg.recipes import MAX_FS
+
+    rates = [step["resample_signals"]["fs"] for step in model.config.preprocess if "resample_signals" in step]
+    if rates:
+        return float(rates[-1]), "recipe"
+    for where, value in (("info['fs']", (model.config.info or {}).get("fs")),
+                         ("sampling_rate_hz", getattr(model, "metadata", {}).get("sampling_rate_hz"))):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_FS:
+            raise EcgError(f"the model's {where} is {value!r}, not a sampling rate in Hz (0 to {MAX_FS:g})")
+        return float(value), where
+    return None, None
+
+
+def _by_rate(rates):
+    """``"3 records at 360 Hz (r3600, r3601, r3602), 1 at 300 Hz (A00001)"``."""
+    groups = {}
+    for record, fs in rates.items():
+        groups.setdefault(fs, []).append(record)
+    parts = [f"{len(names)} at {fs:g} Hz ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+             for fs, names in sorted(groups.items(), key=lambda item: -len(item[1]))]
+    return ", ".join(parts)
+
+
+def fit_rate(model, rates):
+    """Bring records at other rates to the model's rate, or refuse when that rate is unknown.
+
+    Parameters
+    ----------
+    model : BaseModel
+        A loaded model with a recipe in its config; when records are at another rate
+        than the known one, a ``resample_signals`` step to it is put first in its recipe.
+    rates : dict
+        ``{record: fs}`` of the records to predict.
+
+    Returns
+    -------
+    str or None
+        A note for the user: which records are resampled, or that the model's rate is
+        unknown; ``None`` when there is nothing to say.
+
+    Raises
+    ------
+    EcgError
+        The model does not say its rate and the records are at several rates.
+    """
+    fs, where = model_rate(model)
+    if where == "recipe" or not rates:
+        return None
+    if fs is None:
+        if len(set(rates.values())) > 1:
+            raise EcgError(f"the records are at several sampling rates: {_by_rate(rates)}; the model does not "
+                           "say which rate it was trained at (no resample_signals step in its recipe, no "
+                           "info['fs'] in its config), so at most one of them is right: predict the records "
+                           "of one rate at a time, or save the model with its rate")
+        return (f"note: the model does not say which sampling rate it was trained at; the records are at "
+                f"{next(iter(rates.values())):g} Hz and are predicted at that rate")
+    other = {record: rate for record, rate in rates.items() if rate != fs}
+    if not other:
+        return None
+    model.config = model.config.model_copy(
+        update={"preprocess": [{"resample_signals": {"fs": fs}}, *model.config.preprocess]})
+    return f"resampling {len(other)} of {len(rates)} records to the model's {fs:g} Hz ({where}): {_by_rate(other)}"
 
 
 def errors_path(out):
@@ -89,28 +190,51 @@ def write_errors(path, missing):
     write_csv(path, ["record", "reason"], missing.items())
 
 
+def _by_reason(missing, limit=10):
+    """``"A00003, A00007: dropped by the recipe: ...; A00012: signal file not found"``."""
+    groups = {}
+    for record, reason in missing.items():
+        groups.setdefault(reason, []).append(record)
+    return "; ".join(f"{', '.join(names[:limit])}{f' and {len(names) - limit} more' if len(names) > limit else ''}"
+                     f": {reason}" for reason, names in groups.items())
+
+
 def predict_records(model_path, folder, batch_size=64):
     """Predict every record in ``folder``; return :class:`~ecg.recipes.Predictions`."""
     from ecg.data.dataset import EcgDataset
     from ecg.export.runtime import as_predictor
+    from ecg.models.base import BaseModel
+    from ecg.models.keras_model import KerasBaseModel
     from ecg.recipes import predict_dataset
 
-    return predict_dataset(as_predictor(model_path), EcgDataset(path=find_records(folder)), batch_size)
+    pattern = find_records(folder)
+    model = as_predictor(model_path)
+    if not isinstance(model, BaseModel):
+        model = KerasBaseModel({"path": str(model)})
+    note = fit_rate(model, record_rates(pattern))
+    if note:
+        print(f"ecg predict: {note}", file=sys.stderr)
+    return predict_dataset(model, EcgDataset(path=pattern), batch_size)
 
 
 def run(args):
     """Run ``ecg predict`` with parsed arguments; return the exit status (see ``EPILOG``)."""
     result = predict_records(args.model, args.records, args.batch_size)
+    if len(result.classes) != result.probabilities.shape[1]:
+        raise EcgError(f"the model names {len(result.classes)} classes {result.classes} for "
+                       f"{result.probabilities.shape[1]} outputs: nothing is written")
     write_predictions(args.out, result.records, result.probabilities, result.classes)
     errors = errors_path(args.out)
     write_errors(errors, result.missing)
-    print(f"wrote {len(result.records)} predictions to {args.out}")
+    total = len(result.records) + len(result.missing)
     if not result.missing:
+        print(f"wrote {len(result.records)} predictions to {args.out}")
         return 0
+    print(f"wrote {len(result.records)} predictions to {args.out} ({len(result.records)} of {total} records); "
+          f"no prediction for {_by_reason(result.missing)} (listed in {errors})")
     report = ErrorReport()
     for record, reason in result.missing.items():
         report.add(record, reason)
-    total = len(result.records) + len(result.missing)
     print(f"ecg predict: {len(result.missing)} of {total} records got no prediction, listed in {errors}\n"
           f"{report.summary()}", file=sys.stderr)
     return EXIT_MISSING

@@ -25,21 +25,26 @@ An archive download goes through these steps:
 
 1. If ``<dest>/<name>/.ecg-download.json`` (the marker) exists and its extracted folder
    is there, return that folder: nothing is read from the network (in both modes).
+   Otherwise take ``<dest>/<name>/.ecg-download.lock`` (a second download into the same
+   folder waits for the first, then finds its marker) and remove the temporary folders
+   a killed run left.
 2. Find the expected SHA-256: the source's ``SHA256SUMS.txt`` (next to the archive, and at
    a mirror's root) if it lists the archive, else the manifest's known hashes.
 3. Transfer into ``<archive>.part``, resuming an interrupted transfer with an HTTP
    ``Range`` request (or a seek, for a local mirror), and retry a dropped connection.
 4. Hash the file. On a mismatch it is moved aside to ``<archive>.corrupt`` and never used;
    on a match it is renamed to ``<archive>`` (atomic on one file system).
-5. Extract into a temporary folder, rename the archive's top folder into place, then
-   write the marker with the verified hash (``"mode": "archive"``).
+5. Remove the marker, extract into a temporary folder, rename the old tree aside and the
+   archive's top folder into place, then write the marker with the verified hash
+   (``"mode": "archive"``) and delete the old tree: a run killed at any point (a forced
+   one too) leaves no marker or a marker beside a whole tree.
 
 A per-file download goes through these steps:
 
 1. Read ``<files>/SHA256SUMS.txt`` from the source; refuse a path in it that leaves the
    project folder.
-2. With :data:`FILE_WORKERS` threads, each keeping one HTTP connection alive from file to
-   file: skip a file already in ``<root>/`` whose hash matches; else transfer it into
+2. Remove the marker. With :data:`FILE_WORKERS` threads, each keeping one HTTP connection
+   alive from file to file: skip a file already in ``<root>/`` whose hash matches; else transfer it into
    ``<file>.part`` (resumed with ``Range``, retried when dropped), hash it, and rename it
    into place, or move it aside to ``<file>.corrupt`` on a mismatch. The first failure
    stops the run; files verified so far stay, so running again resumes.
@@ -63,6 +68,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -79,11 +85,13 @@ from tqdm.auto import tqdm
 
 from ecg import __version__
 from ecg.errors import DownloadError
+from ecg.locks import file_lock
 
 PHYSIONET = "https://physionet.org/files"
 DEFAULT_DEST = Path("data") / "downloads"
 SUMS_NAME = "SHA256SUMS.txt"
 MARKER_NAME = ".ecg-download.json"
+LOCK_NAME = ".ecg-download.lock"
 CHUNK = 1 << 20
 FILE_WORKERS = 4
 MAX_REDIRECTS = 5
@@ -205,11 +213,29 @@ def download(name, dest=None, mirror=None, progress=True, force=False, verify=Tr
     dest = Path(dest if dest is not None else os.environ.get("ECG_DATA_DIR") or DEFAULT_DEST)
     mirror = mirror if mirror is not None else os.environ.get("ECG_MIRROR") or None
     folder = dest / name
-    if not force:
+    if not force and not _stale_temporaries(folder):
         root = _marked_root(folder)
         if root is not None:
             return root
     source = _Source(mirror, timeout)
+    _makedirs(folder)
+    # One writer at a time in <dest>/<name>: a second run waits, then finds the first's result.
+    def waiting():
+        if progress:
+            print(f"{name}: waiting for another download into {folder} to finish", file=sys.stderr, flush=True)
+
+    with file_lock(folder / LOCK_NAME, on_wait=waiting):
+        for stale in _stale_temporaries(folder):
+            shutil.rmtree(stale, ignore_errors=True)
+        if not force:
+            root = _marked_root(folder)
+            if root is not None:
+                return root
+        return _download(name, candidates, folder, source, verify, retries, progress, files)
+
+
+def _download(name, candidates, folder, source, verify, retries, progress, files):
+    """The body of :func:`download` once ``folder`` is locked and no marker is trusted."""
     tried_archives, tried_lists = [], []
     for archive in candidates:
         location = None
@@ -219,14 +245,12 @@ def download(name, dest=None, mirror=None, progress=True, force=False, verify=Tr
                 tried_archives.append(str(location or f"{archive.filename} (PhysioNet does not serve it)"))
                 location = None
             elif (expected := source.expected_sha256(archive, location)) or not verify:
-                _makedirs(folder)
                 file, digest = _fetch_verified(source, location, folder / archive.filename, expected,
                                                retries, progress, name)
                 return _extract(file, folder, archive.root, digest, location, progress, name)
         if archive.files is not None:
             sums_location, listing = source.file_list(archive)
             if listing is not None:
-                _makedirs(folder)
                 return _fetch_files(source, archive, folder, sums_location, listing, retries,
                                     progress, name)
             tried_lists.append(str(sums_location))
@@ -276,6 +300,24 @@ def parse_sums(text):
         path = path.lstrip("*")
         sums[path[2:] if path.startswith("./") else path] = digest.lower()
     return sums
+
+
+def _stale_temporaries(folder):
+    """Temporary folders a killed extraction left in ``folder`` (only a lock holder makes them)."""
+    try:
+        return [folder / entry for entry in os.listdir(folder) if entry.startswith((".extract-", ".old-"))]
+    except OSError:
+        return []
+
+
+def _remove_marker(folder):
+    """Stop trusting ``folder``'s tree before changing it: the marker is written again once it is whole."""
+    try:
+        (folder / MARKER_NAME).unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise DownloadError(f"cannot remove {folder / MARKER_NAME}: {exc}") from exc
 
 
 def _marked_root(folder):
@@ -537,6 +579,7 @@ def _fetch_files(source, archive, folder, sums_location, listing, retries, progr
             raise DownloadError(f"{sums_location} lists {relative!r}, a path outside the project "
                                 f"folder: the list is not a PhysioNet one, use another --mirror")
     root = folder / archive.root
+    _remove_marker(folder)
     with tqdm(total=len(sums), unit="file", desc=f"{name}: files", disable=not progress) as bar:
         fetcher = _FileFetcher(source, archive, root, retries, bar)
         pool = ThreadPoolExecutor(FILE_WORKERS, thread_name_prefix="ecg-download")
@@ -735,9 +778,16 @@ def _makedirs(folder):
 
 
 def _extract(archive, folder, root, digest, location, progress, name):
-    """Extract ``archive``'s top folder ``root`` into ``folder`` and write the marker; return it."""
-    tmp = folder / f".extract-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    """Extract ``archive``'s top folder ``root`` into ``folder`` and write the marker; return it.
+
+    The marker goes first and comes back last, and the old tree is renamed aside (not
+    deleted) before the new one is renamed into place: a run killed at any point leaves
+    either no marker (the next run extracts again) or a marker beside a whole tree. The
+    temporary folders a killed run leaves are removed by the next one.
+    """
+    _remove_marker(folder)
+    tmp, old = folder / f".extract-{os.getpid()}", folder / f".old-{os.getpid()}"
+    final = folder / root
     try:
         with zipfile.ZipFile(archive) as zf:
             members = zf.infolist()
@@ -745,9 +795,8 @@ def _extract(archive, folder, root, digest, location, progress, name):
             _check_space(folder, sum(m.file_size for m in members), folder / root)
             for member in tqdm(members, desc=f"{name}: extracting", unit="file", disable=not progress):
                 zf.extract(member, tmp)
-        final = folder / root
         if final.exists():
-            shutil.rmtree(final)
+            os.replace(final, old)
         os.replace(tmp / root, final)
     except zipfile.BadZipFile as exc:
         raise DownloadError(f"{archive} is not a valid zip archive ({exc}) although its SHA-256 "
@@ -760,6 +809,7 @@ def _extract(archive, folder, root, digest, location, progress, name):
         shutil.rmtree(tmp, ignore_errors=True)
     _write_marker(folder, {"dataset": name, "mode": "archive", "archive": archive.name,
                            "sha256": digest, "source": str(location), "root": root})
+    shutil.rmtree(old, ignore_errors=True)
     return final
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from ecg import __version__
 from ecg.config import StrictConfig, parse_config
 from ecg.errors import ModelError
+from ecg.locks import file_lock
 from ecg.models.base import BaseModel
 from ecg.models.keras_fast import TrainStep
 from ecg.recipes import Recipe
@@ -126,6 +127,21 @@ def _metric_specs(metrics):
         else:
             specs.append((item, {}))
     return specs
+
+
+def _check_outputs(network, config, meta_path):
+    """Refuse a saved config whose ``num_classes`` or class names do not fit the network's outputs."""
+    shape = network.output_shape
+    if isinstance(shape, list) or not shape:
+        return
+    outputs = int(shape[-1])
+    if config.num_classes is not None and config.num_classes != outputs:
+        raise ModelError(f"{meta_path} says num_classes={config.num_classes}, but the network beside it has "
+                         f"{outputs} outputs: the model folder is inconsistent; save the model again")
+    if config.classes is not None and len(config.classes) != outputs:
+        raise ModelError(f"{meta_path} lists {len(config.classes)} class names {config.classes} for the "
+                         f"{outputs} outputs of the network beside it: predictions would be labelled "
+                         "wrongly; fix 'classes' in the file or save the model again")
 
 
 class KerasBaseModel(BaseModel):
@@ -480,8 +496,6 @@ class KerasBaseModel(BaseModel):
         crash never leaves a half-written model, and an older model at ``path`` is
         replaced only once the new one is complete.
         """
-        import keras
-
         with self.lock:
             if self._network is None:
                 raise ModelError("nothing to save: the model is not built yet")
@@ -490,31 +504,45 @@ class KerasBaseModel(BaseModel):
                                  f"this one was set as the model of {self.config.model.params.get('class')}: "
                                  "save it with compact=False")
             path = os.path.abspath(os.fspath(path))
-            parent = os.path.dirname(path)
+            parent, name = os.path.split(path)
             os.makedirs(parent, exist_ok=True)
-            tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
-            try:
-                if compact:
-                    weights = {f"w{i:04d}": np.asarray(w).astype(np.float16)
-                               for i, w in enumerate(self.model.get_weights())}
-                    np.savez_compressed(os.path.join(tmp, COMPACT_FILE), **weights)
-                else:
-                    self.model.save(os.path.join(tmp, NETWORK_FILE))
-                meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "ecg_version": __version__,
-                        "keras_version": keras.__version__, "backend": keras.backend.backend(),
-                        "config": self.config.model_dump(mode="json", exclude={"path"})}
-                with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as file:
-                    json.dump(meta, file, indent=2)
-                old = None
-                if os.path.exists(path):
-                    old = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.old-")
-                    os.replace(path, os.path.join(old, "model"))
-                os.replace(tmp, path)
-                if old:
-                    shutil.rmtree(old, ignore_errors=True)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
+            # Another process may save to the same path: one writer at a time, and what a
+            # killed writer left behind (its temporary folders) is removed by the next one.
+            with file_lock(os.path.join(parent, f".{name}.lock")):
+                for stale in os.listdir(parent):
+                    if stale.startswith((f".{name}.tmp-", f".{name}.old-")):
+                        shutil.rmtree(os.path.join(parent, stale), ignore_errors=True)
+                self._save_into(path, compact)
+        return path
+
+    def _save_into(self, path, compact):
+        """Write the model to a temporary folder beside ``path`` and rename it into place."""
+        import keras
+
+        parent = os.path.dirname(path)
+        tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
+        try:
+            if compact:
+                weights = {f"w{i:04d}": np.asarray(w).astype(np.float16)
+                           for i, w in enumerate(self.model.get_weights())}
+                np.savez_compressed(os.path.join(tmp, COMPACT_FILE), **weights)
+            else:
+                self.model.save(os.path.join(tmp, NETWORK_FILE))
+            meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "ecg_version": __version__,
+                    "keras_version": keras.__version__, "backend": keras.backend.backend(),
+                    "config": self.config.model_dump(mode="json", exclude={"path"})}
+            with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as file:
+                json.dump(meta, file, indent=2)
+            old = None
+            if os.path.exists(path):
+                old = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.old-")
+                os.replace(path, os.path.join(old, "model"))
+            os.replace(tmp, path)
+            if old:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         return path
 
     def export(self, path, format=None, quantize=None, calibration=None, **kwargs):
@@ -543,14 +571,20 @@ class KerasBaseModel(BaseModel):
         try:
             with open(meta_path, encoding="utf-8") as file:
                 meta = json.load(file)
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:
             raise ModelError(f"{meta_path} is unreadable: {exc}") from exc
+        if not isinstance(meta, dict):
+            raise ModelError(f"{meta_path} holds a JSON {type(meta).__name__}, not the object that "
+                             "KerasBaseModel.save writes: the model folder is damaged; save the model again")
         if meta.get("format") != FORMAT:
             raise ModelError(f"{path} holds {meta.get('format')!r}, not an {FORMAT!r}")
         if meta.get("format_version") != FORMAT_VERSION:
             raise ModelError(f"{path} was saved in format version {meta.get('format_version')} by ecg "
                              f"{meta.get('ecg_version')}; this ecg {__version__} reads version "
                              f"{FORMAT_VERSION}: re-train or re-save it with a matching ecg version")
+        if not isinstance(meta.get("config"), dict):
+            raise ModelError(f"{meta_path} has no model config (its 'config' is {meta.get('config')!r}, not an "
+                             "object): the model folder is damaged; save the model again")
         config = parse_config(KerasModelConfig, meta["config"], f"config saved in {meta_path}")
         self._import_architecture(config.model.name)
         if os.path.isfile(os.path.join(path, COMPACT_FILE)):
@@ -559,6 +593,7 @@ class KerasBaseModel(BaseModel):
             network = keras.saving.load_model(os.path.join(path, NETWORK_FILE), safe_mode=True)
         except Exception as exc:
             raise ModelError(f"cannot load the network in {path}: {type(exc).__name__}: {exc}") from exc
+        _check_outputs(network, config, meta_path)
         with self.lock:
             self.config = config.model_copy(update={"path": path})
             self._network, self._train_step = network, TrainStep(network)
