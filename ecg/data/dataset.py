@@ -1,6 +1,8 @@
 """EcgDataset: a batchflow Dataset of ECG records found on disk."""
 import glob
+import numbers
 import os
+import warnings
 
 from batchflow import Dataset, DatasetIndex, FilesIndex
 
@@ -37,6 +39,12 @@ class EcgDataset(Dataset):
     batch_class : type
         Batch class, ``EcgBatch`` by default.
 
+    Notes
+    -----
+    A batch size larger than the dataset (``run(batch_size=300)`` on 40 records) is
+    clipped to the dataset's size with a warning, instead of batchflow's
+    ``ValueError``: a pipeline written for the full database runs on a few records too.
+
     Examples
     --------
     >>> ds = EcgDataset(path="../shared/data/fixture/cinc2017/*.hea")   # doctest: +SKIP
@@ -52,3 +60,29 @@ class EcgDataset(Dataset):
         if index is None:
             index = records_index(path)
         super().__init__(index, batch_class=batch_class, **kwargs)
+
+    def fitting_batch_size(self, batch_size):
+        """``batch_size``, or the dataset's size (with a ``UserWarning``) when it is larger.
+
+        Examples
+        --------
+        >>> import warnings
+        >>> ds = EcgDataset(path="../shared/data/fixture/cinc2017/*.hea")   # doctest: +SKIP
+        >>> with warnings.catch_warnings(record=True) as caught:            # doctest: +SKIP
+        ...     ds.fitting_batch_size(300), str(caught[0].message)
+        (40, 'batch_size=300 is larger than the dataset (40 records): batches of 40 records are used')
+        """
+        n_items = len(self)
+        if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) and batch_size > n_items > 0:
+            warnings.warn(f"batch_size={batch_size} is larger than the dataset ({n_items} records): "
+                          f"batches of {n_items} records are used", UserWarning, stacklevel=3)
+            return n_items
+        return batch_size
+
+    def gen_batch(self, batch_size, *args, **kwargs):
+        """Generate batches as :meth:`batchflow.Dataset.gen_batch`, ``batch_size`` clipped to the dataset's size."""
+        return super().gen_batch(self.fitting_batch_size(batch_size), *args, **kwargs)
+
+    def next_batch(self, batch_size, *args, **kwargs):
+        """The next batch, as :meth:`batchflow.Dataset.next_batch`, ``batch_size`` clipped to the dataset's size."""
+        return super().next_batch(self.fitting_batch_size(batch_size), *args, **kwargs)
