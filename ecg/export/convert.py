@@ -5,9 +5,10 @@ traces the network with its weights (converting a bare concrete function instead
 ``TFLiteConverter.from_concrete_functions([cf], model)`` does, gives a network with no
 weights that outputs NaN). On top of it:
 
-* **ONNX**: ``tf2onnx`` lists tensors the traced function captured (the constants of a
-  ``Normalization`` layer built with ``mean``/``variance``) as graph inputs; they are
-  turned back into initializers, so the graph takes the network's inputs only. tf2onnx
+* **ONNX**: tf2onnx learns ``Erfc`` (in Keras' exact GELU) as ``1 - Erf``. It lists
+  tensors the traced function captured (the constants of a ``Normalization`` layer
+  built with ``mean``/``variance``) as graph inputs; they are turned back into
+  initializers, so the graph takes the network's inputs only. tf2onnx
   leaves an op it cannot convert in the graph; such an op fails the export here, by
   layer, instead of failing later in ONNX Runtime.
 * **LiteRT**: only builtin kernels (no Flex ops, which the LiteRT runtime cannot run);
@@ -18,6 +19,7 @@ A network that cannot be converted raises :class:`ExportError` naming the Keras 
 and the reason.
 """
 import contextlib
+import functools
 import os
 import re
 
@@ -94,6 +96,7 @@ def to_onnx(network, path, opset=None):
     import onnx
 
     check_exportable(network)
+    _register_onnx_handlers()
     try:
         with _quiet():
             network.export(os.fspath(path), format="onnx", verbose=False, opset_version=opset)
@@ -108,6 +111,30 @@ def to_onnx(network, path, opset=None):
             "no ONNX conversion" for node in unknown)
             + ". Replace the layer by one built from standard ops, or export to tflite")
     return model
+
+
+@functools.lru_cache(maxsize=None)
+def _register_onnx_handlers():
+    """Teach tf2onnx the TensorFlow ops ecg networks use that it lacks.
+
+    ``Erfc``: Keras' exact GELU on TensorFlow is ``0.5 * x * erfc(-x / sqrt(2))``;
+    ONNX has ``Erf`` (opset 9), so ``erfc(x) = 1 - erf(x)``.
+    """
+    import numpy as np
+    from tf2onnx import utils
+    from tf2onnx.handler import tf_op
+
+    @tf_op("Erfc")
+    class Erfc:
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):
+            dtype = utils.map_onnx_to_numpy_type(ctx.get_dtype(node.input[0]))
+            one = ctx.make_const(utils.make_name(f"{node.name}_one"), np.array(1, dtype=dtype))
+            erf = ctx.make_node("Erf", [node.input[0]], op_name_scope=node.name)
+            node.type = "Sub"
+            ctx.replace_inputs(node, [one.output[0], erf.output[0]])
+
+    return Erfc
 
 
 def _onnx_defined(node):
