@@ -61,6 +61,24 @@ def new_batch(batch, indices, components, index=None):
     return new
 
 
+def added_components(batch):
+    """Names of the components an action added to ``batch`` (a spectrum, a wavelet transform)."""
+    return [name for name in batch.components if name not in COMPONENTS]
+
+
+def component_part(value, key):
+    """``value[key]`` of an added component's per-record value (of each array of a list, e.g. wavelet levels).
+
+    Per-record transforms keep the record's leading axes first (segments, then leads), so
+    the part of segment ``k`` is ``key=k`` and the part of lead ``k`` ``key=slice(k, k + 1)``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [np.asarray(v)[key] for v in value]
+    return np.asarray(value)[key]
+
+
 def subset(batch, positions):
     """A new batch with the items of ``batch`` at ``positions`` (ints, in order).
 

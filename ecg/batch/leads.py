@@ -13,7 +13,7 @@ Neural Computation, Machine Learning, and Cognitive Research III, 2020, 246-254.
 import numpy as np
 from batchflow import action
 
-from ecg.batch.base import new_batch
+from ecg.batch.base import added_components, component_part, new_batch
 from ecg.errors import RecordError
 from ecg.ops import alignment, masks
 
@@ -82,6 +82,8 @@ class LeadsMixin:
                 columns["annotation"].append(_lead_annotation(annotation, names, name, lead_annotations))
                 columns["target"].append(np.asarray(target)[k] if per_lead else target)
                 columns["features"].append(features)
+                for added in added_components(self):
+                    columns[added].append(component_part(getattr(self, added)[i], slice(k, k + 1)))
         return new_batch(self, np.asarray(indices), columns)
 
     @action

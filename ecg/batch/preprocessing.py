@@ -8,7 +8,7 @@ batch. Actions that change the number of items (:meth:`unstack_signals`,
 import numpy as np
 from batchflow import action
 
-from ecg.batch.base import PER_SAMPLE_TARGET, new_batch, subset
+from ecg.batch.base import PER_SAMPLE_TARGET, added_components, component_part, new_batch, subset
 from ecg.errors import LabelError, RecordError
 from ecg.ops import alignment, beats, filters, masks, normalize, quality, resample, rpeaks, segments
 from ecg.report import EmptyRecordsError, skip_empty_batch
@@ -486,12 +486,15 @@ class PreprocessingMixin:
         annotations = self.annotation if self.annotation is not None else [None] * len(self)
         targets = self.target if self.target is not None else [None] * len(self)
         features = self.features if self.features is not None else [None] * len(self)
+        added = added_components(self)
         for i, (ix, sig, meta) in enumerate(zip(self.indices, self.signal, self.meta)):
             if sig.ndim == 2:
                 indices.append(str(ix))
                 for name, value in zip(("signal", "annotation", "meta", "target", "features"),
                                        (sig, annotations[i], meta, targets[i], features[i])):
                     columns[name].append(value)
+                for name in added:
+                    columns[name].append(getattr(self, name)[i])
                 continue
             starts = meta.get("segment_starts")
             for ext, ann in (annotations[i] or {}).items():
@@ -511,6 +514,8 @@ class PreprocessingMixin:
                 columns["meta"].append(seg_meta)
                 columns["target"].append(None if targets[i] is None else targets[i][k])
                 columns["features"].append(None if features[i] is None else features[i][k])
+                for name in added:
+                    columns[name].append(component_part(getattr(self, name)[i], k))
         return new_batch(self, np.asarray(indices), columns)
 
     def _keep_records(self, positions, problem, report):

@@ -27,7 +27,10 @@ The inverse actions read those defaults and write ``signal``. (A component canno
 the name of an action: ``batch.fft`` is the action.)
 
 A transform is computed from the component as it is: an action run later that moves
-samples (crop, resample, split) does not move it; transform last.
+samples (crop, resample, split) does not move it; transform last. Actions that make new
+batches keep it: a subset keeps each record's value, ``unstack_signals`` gives each
+segment its part (first axis), ``unstack_leads`` each lead its part (first axis of an
+unsplit record).
 """
 import keyword
 import re

@@ -76,7 +76,8 @@ def read_dicom(path, group=0, channels=None, on_flat="record", units="mV"):
         float32 ``(n_leads, n_samples)`` in ``units``.
     meta : dict
         ``record``, ``path``, ``fs`` (Hz), ``n_samples``, ``sig_name`` (``"I"``,
-        ``"aVR"``... from each channel's source), ``units``, ``flat_leads`` and, where
+        ``"aVR"``... from each channel's source), ``units``, ``flat_leads``,
+        ``invalid_runs`` (empty: a padding sample is an error) and, where
         the file has them, ``age`` (years) and ``sex`` (``"M"``/``"F"``/``"O"``).
 
     Raises
@@ -177,5 +178,6 @@ def read_dicom(path, group=0, channels=None, on_flat="record", units="mV"):
         meta["age"] = age
     if sex in ("M", "F", "O"):
         meta["sex"] = sex
+    meta["invalid_runs"] = []  # an invalid (padding or non-finite) sample is an error above
     meta["flat_leads"] = _flat_leads(signal, meta, name, on_flat)
     return signal, meta

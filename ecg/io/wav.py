@@ -55,7 +55,7 @@ def read_wav(path, gain=1.0, baseline=0.0, units="mV", sig_name=None, channels=N
         float32 ``(n_leads, n_samples)`` in physical units.
     meta : dict
         ``record``, ``path``, ``fs`` (Hz, the file's rate), ``n_samples``, ``sig_name``,
-        ``units``, ``flat_leads``.
+        ``units``, ``invalid_runs`` (empty: an invalid sample is an error), ``flat_leads``.
 
     Raises
     ------
@@ -78,7 +78,7 @@ def read_wav(path, gain=1.0, baseline=0.0, units="mV", sig_name=None, channels=N
         raise RecordError(name, f"WAV file not found: {path}")
     try:
         rate, data = wavfile.read(path)
-    except (ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # scipy raises ValueError, EOFError, even UnboundLocalError on bad files
         raise RecordError(name, f"{path} is not a readable WAV file ({type(exc).__name__}: {exc})") from exc
     data = data.reshape(len(data), -1).T if data.ndim == 1 else data.T
     n_all, n_samples = data.shape
@@ -106,5 +106,6 @@ def read_wav(path, gain=1.0, baseline=0.0, units="mV", sig_name=None, channels=N
     signal = signal.astype(np.float32)
     meta = {"record": name, "path": path, "fs": float(rate), "n_samples": int(n_samples),
             "sig_name": [names[c] for c in picked], "units": [all_units[c] for c in picked]}
+    meta["invalid_runs"] = []  # an invalid (padding or non-finite) sample is an error above
     meta["flat_leads"] = _flat_leads(signal, meta, name, on_flat)
     return signal, meta

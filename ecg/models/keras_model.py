@@ -8,6 +8,7 @@ import time
 from typing import Any, Literal, Optional, Union
 
 import numpy as np
+from pydantic import Field
 
 from ecg import __version__
 from ecg.config import StrictConfig, parse_config
@@ -78,6 +79,11 @@ class KerasModelConfig(StrictConfig):
     info : dict
         Free-form data saved with the model (the task, dataset and metrics it reached);
         never code.
+    members : int
+        An ensemble: ``members`` copies of the network (each with its own weights) whose
+        output probabilities are averaged. :meth:`KerasBaseModel.ensemble` joins models
+        trained apart (e.g. with other seeds) into one; saved, loaded and exported as
+        one network.
     path : str, optional
         Load a model saved with :meth:`KerasBaseModel.save` from this folder.
     """
@@ -96,6 +102,7 @@ class KerasModelConfig(StrictConfig):
     feature_input: Optional["FeatureInput"] = None
     class_weight: Optional[dict[str, float]] = None
     info: dict[str, Any] = {}
+    members: int = Field(default=1, ge=1)
     path: Optional[str] = None
 
 
@@ -112,6 +119,16 @@ class FeatureInput(StrictConfig):
 
 
 KerasModelConfig.model_rebuild()
+
+
+def _averaged(networks):
+    """One network that averages the outputs of ``networks`` (same inputs), each a named sub-model."""
+    import keras
+
+    inputs = [keras.Input(tuple(t.shape[1:]), name=t.name.split(":")[0]) for t in networks[0].inputs]
+    feed = inputs if len(inputs) > 1 else inputs[0]
+    outputs = [keras.Model(net.inputs, net.outputs[0], name=f"member_{i}")(feed) for i, net in enumerate(networks)]
+    return keras.Model(feed, keras.layers.Average(name="ensemble_mean")(outputs), name="ensemble")
 
 
 class _Floats(dict):
@@ -259,7 +276,6 @@ class KerasBaseModel(BaseModel):
         import keras
 
         from ecg.metrics import keras_metric
-        from ecg.models.factory import build_network
 
         cfg = self.config
         updates = {"input_shape": tuple(cfg.input_shape or input_shape),
@@ -279,13 +295,8 @@ class KerasBaseModel(BaseModel):
             raise ModelError(f"{len(cfg.classes)} class names {cfg.classes} for {cfg.num_classes} outputs")
         if cfg.seed is not None:
             keras.utils.set_random_seed(cfg.seed)
-        network = build_network(cfg.model.model_dump(), cfg.input_shape, cfg.num_classes, task=cfg.task)
-        if cfg.feature_input is not None:
-            from ecg.models.fusion import with_feature_branch
-
-            spec = cfg.feature_input
-            network = with_feature_branch(network, spec.n_features, spec.mean, spec.std, spec.units,
-                                          spec.hidden, spec.dropout, spec.clip)
+        networks = [self._member_network() for _ in range(cfg.members)]
+        network = networks[0] if cfg.members == 1 else _averaged(networks)
         optimizer = cfg.optimizer
         if isinstance(optimizer, dict):
             optimizer = dict(optimizer)
@@ -294,6 +305,67 @@ class KerasBaseModel(BaseModel):
                         metrics=[keras_metric(name, **kw) for name, kw in _metric_specs(cfg.metrics)])
         self._network, self._train_step = network, TrainStep(network)
         return self
+
+    def _member_network(self):
+        """One network of the config: the architecture, with its feature input if any."""
+        from ecg.models.factory import build_network
+
+        cfg = self.config
+        network = build_network(cfg.model.model_dump(), cfg.input_shape, cfg.num_classes, task=cfg.task)
+        if cfg.feature_input is not None:
+            from ecg.models.fusion import with_feature_branch
+
+            spec = cfg.feature_input
+            network = with_feature_branch(network, spec.n_features, spec.mean, spec.std, spec.units,
+                                          spec.hidden, spec.dropout, spec.clip)
+        return network
+
+    @classmethod
+    def ensemble(cls, models, **updates):
+        """Join trained models of one architecture into an ensemble that averages their outputs.
+
+        Parameters
+        ----------
+        models : list of KerasBaseModel
+            Built models whose configs agree except for ``seed`` and ``info`` (the same
+            architecture, input, classes, feature input and recipe), e.g. one training
+            run per seed.
+        **updates
+            Config fields of the ensemble to change (``info``, ...).
+
+        Returns
+        -------
+        KerasBaseModel
+            A built model with ``members = len(models)``; its network holds every member's
+            weights and outputs the mean of their probabilities.
+
+        Raises
+        ------
+        ModelError
+            If a model is not built, builds its own network, or differs in config.
+
+        Examples
+        --------
+        >>> both = KerasBaseModel.ensemble([seed_0, seed_1])  # doctest: +SKIP
+        >>> both.save("runs/ensemble/model")  # doctest: +SKIP
+        """
+        models = list(models)
+        if not models:
+            raise ModelError("an ensemble needs at least one model")
+        free = {"seed", "info", "path", "members", "optimizer", "metrics"}
+        first = models[0].config.model_dump(exclude=free)
+        for i, model in enumerate(models):
+            if not model.is_built or model.builds_own_network or model.config.members != 1:
+                raise ModelError(f"ensemble member {i} must be a built factory model of one network")
+            config = model.config.model_dump(exclude=free)
+            differ = sorted(k for k in config if config[k] != first[k])
+            if differ:
+                raise ModelError(f"ensemble member {i} differs from member 0 in {differ}")
+        base = models[0].config
+        joined = cls(base.model_copy(update={"members": len(models), "path": None, **updates}))
+        joined.build(base.input_shape, base.num_classes)
+        joined.model.set_weights([w for model in models for w in model.model.get_weights()])
+        return joined
 
     def _build_own(self, x, metrics):
         """Call the subclass's ``build(input_shape)``, with the config's shape or the batch's."""
