@@ -306,3 +306,33 @@ def test_a_network_set_as_the_model_trains_saves_and_reloads(windows, tmp_path):
         model.save(tmp_path / "c", compact=True)
     model.model = None
     assert not model.is_built
+
+
+@pytest.mark.parametrize("features", [False, True])
+def test_ensemble_averages_its_members_and_reloads(windows, tmp_path, features):
+    """KerasBaseModel.ensemble: the mean of the members' probabilities, saved and reloaded alike."""
+    x, y = windows
+    f = np.stack([x[:, :, 0].std(axis=1), np.abs(x[:, :, 0]).max(axis=1), x[:, :, 0].mean(axis=1)], 1)
+    extra = {"feature_input": {"units": 4, "hidden": 4}} if features else {}
+    inputs = [x, f] if features else x
+    members = []
+    for seed in (0, 1):
+        model = KerasBaseModel({**CFG, "seed": seed, "classes": ["N", "A"], **extra})
+        model.build(x.shape[1:], 2, n_features=3 if features else None)
+        model.train_on_batch(inputs, y)
+        members.append(model)
+    expected = np.mean([m.predict_on_batch(inputs) for m in members], axis=0)
+    assert np.abs(members[0].predict_on_batch(inputs) - members[1].predict_on_batch(inputs)).max() > 1e-4
+    both = KerasBaseModel.ensemble(members, info={"seeds": [0, 1]})
+    assert both.config.members == 2 and both.config.info == {"seeds": [0, 1]}
+    np.testing.assert_allclose(both.predict_on_batch(inputs), expected, atol=1e-6)
+    both.save(tmp_path / "full")
+    both.save(tmp_path / "compact", compact=True)
+    np.testing.assert_allclose(KerasBaseModel({"path": str(tmp_path / "full")}).predict_on_batch(inputs),
+                               expected, atol=1e-6)
+    np.testing.assert_allclose(KerasBaseModel({"path": str(tmp_path / "compact")}).predict_on_batch(inputs),
+                               expected, atol=2e-2)
+    other = KerasBaseModel({**CFG, "model": {"name": "cnn", "params": {"filters": [4]}}, **extra})
+    other.build(x.shape[1:], 2, n_features=3 if features else None)
+    with pytest.raises(ModelError, match="member 1 differs from member 0 in .*model"):
+        KerasBaseModel.ensemble([members[0], other])

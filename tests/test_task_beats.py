@@ -253,3 +253,22 @@ def test_recipe_with_leads_and_templates():
     recipe = task.prepare_recipe(cfg, "atr")
     assert recipe[1] == {"select_leads": {"names": ["MLII"]}}
     assert recipe[-1] == {"beat_templates": {}}
+
+
+def test_predict_labels_the_beats_of_raw_records(run_dir, fixture_dir, tmp_path):
+    """ecg predict on a beat model: one row per detected beat, on the .atr beats."""
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for file in (fixture_dir / "mitdb").glob("100.*"):
+        (folder / file.name).symlink_to(file)
+    out = tmp_path / "beats.csv"
+    assert main(["predict", "--model", str(run_dir / "model"), "--records", str(folder), "--out", str(out)]) == 0
+    with open(out) as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == ["record", "sample", "label", "p_N", "p_S", "p_V", "p_F"]
+    assert {r["label"] for r in rows} <= {"N", "S", "V", "F"}
+    ann = wfdb.rdann(str(fixture_dir / "mitdb" / "100"), "atr")
+    beats = ann.sample[aami_classes(ann.symbol) != ""]
+    samples = np.array([int(r["sample"]) for r in rows])
+    assert abs(len(samples) - len(beats)) <= 5
+    assert np.mean(np.abs(samples[:, None] - beats[None]).min(axis=1) <= 0.025 * 360) > 0.99

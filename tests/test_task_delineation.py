@@ -176,3 +176,21 @@ def test_scores_of_hand_made_masks():
     assert report["waves"]["P"]["F1"] == 1.0
     assert report["waves"]["T"]["onset"]["FN"] == 1 and report["waves"]["T"]["F1"] == pytest.approx(2 / 3)
     assert report["sample_f1"]["T"] == pytest.approx(2 * 100 / (2 * 100 + 100), abs=0.01)
+
+
+def test_predict_writes_the_waves_of_raw_records(run_dir, fixture_dir, tmp_path):
+    """ecg predict on a delineation model: the waves of predictions.csv, from raw records."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    record, = metrics["split"]["test"]
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for file in (fixture_dir / "ludb").glob(f"{record}.*"):
+        (folder / file.name).symlink_to(file)
+    out = tmp_path / "waves.csv"
+    assert main(["predict", "--model", str(run_dir / "model"), "--records", str(folder), "--out", str(out)]) == 0
+    with open(out) as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == ["record", "lead", "wave", "onset", "offset"]
+    with open(run_dir / "predictions.csv") as file:
+        expected = {(r["record"], r["lead"], r["wave"], r["onset"], r["offset"]) for r in csv.DictReader(file)}
+    assert {(r["record"], r["lead"], r["wave"], r["onset"], r["offset"]) for r in rows} == expected

@@ -108,3 +108,24 @@ def test_recipe_follows_the_config():
     assert [next(iter(s)) for s in prepare_recipe(cfg)] == ["band_pass_signals", "resample_signals",
                                                            "normalize_signals"]
     assert prepare_recipe(cfg)[1] == {"resample_signals": {"fs": 150.0}}
+
+
+def test_an_ensemble_of_two_seeds(tmp_path, mirror_dir):
+    """train.members=2: two networks (seeds 0 and 1), each reported, saved as one averaging model."""
+    from ecg import KerasBaseModel
+
+    out = tmp_path / "ensemble"
+    sets = [f"data.downloads={tmp_path / 'downloads'}", "train.members=2"] + SMOKE[:1] + ["train.epochs=1"] + SMOKE[2:]
+    args = ["train", CONFIG, "--mirror", str(mirror_dir), "--out", str(out)]
+    assert main(args + [x for s in sets for x in ("--set", s)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["members"]["seeds"] == [0, 1] and len(metrics["members"]["test"]) == 2
+    assert metrics["best_epoch"].startswith("ensemble of 2 members")
+    assert metrics["saved_model_max_abs_diff"] < 1e-5
+    with open(out / "history.csv") as file:
+        assert [(r["member"], r["epoch"]) for r in csv.DictReader(file)] == [("0", "1"), ("1", "1")]
+    assert {p.name for p in (out / "plots").iterdir()} == {
+        "training_curves_member_0.png", "training_curves_member_1.png", "confusion_matrix.png"}
+    model = KerasBaseModel({"path": str(out / "model")})
+    assert model.config.members == 2
+    assert {layer.name for layer in model.model.layers} >= {"member_0", "member_1", "ensemble_mean"}

@@ -16,7 +16,12 @@ EXIT_MISSING = 3
 
 EPILOG = f"""\
 outputs:
-  OUT                      record,label,p_<class>... for every predicted record
+  OUT                      record,label,p_<class>... for every predicted record;
+                           a beat model (ecg train pipelines/mitdb_beats.yaml):
+                           record,sample,label,p_<class>... per detected beat;
+                           a delineation model (ludb_delineation.yaml):
+                           record,lead,wave,onset,offset per P/QRS/T wave
+                           (samples at the record's own rate)
   <OUT stem>.errors.csv    record,reason for every record that got no prediction
                            (unreadable, dropped by the model's recipe, or a recipe
                            action failed on it); header only when there is none
@@ -217,8 +222,42 @@ def predict_records(model_path, folder, batch_size=64):
     return predict_dataset(model, EcgDataset(path=pattern), batch_size)
 
 
+def task_module(model_path):
+    """The task module of a beat or delineation model (its own rows per record), else None.
+
+    Models of whole-record tasks (and models saved outside a task pipeline) give one row
+    per record, written by :func:`run` itself.
+    """
+    from ecg.models.keras_model import KerasBaseModel
+    from ecg.tasks import get_task
+    from ecg.zoo import resolve
+
+    if not os.path.isdir(resolve(str(model_path))):
+        return None
+    task = (KerasBaseModel({"path": str(model_path)}).config.info or {}).get("task")
+    module = get_task(task) if task else None
+    return module if module is not None and not getattr(module, "RECORD_LABELS", True) else None
+
+
+def run_task(module, args):
+    """``ecg predict`` with a beat or delineation model: the rows its task module writes."""
+    from ecg.data.dataset import EcgDataset
+
+    header, rows, missing = module.predict(args.model, EcgDataset(path=find_records(args.records)))
+    write_csv(args.out, header, rows)
+    errors = errors_path(args.out)
+    write_errors(errors, missing)
+    print(f"wrote {len(rows)} rows ({', '.join(header[:3])}...) to {args.out}")
+    for record, reason in missing.items():
+        print(f"ecg predict: {record}: {reason}", file=sys.stderr)
+    return EXIT_MISSING if missing else 0
+
+
 def run(args):
     """Run ``ecg predict`` with parsed arguments; return the exit status (see ``EPILOG``)."""
+    task = task_module(args.model)
+    if task is not None:
+        return run_task(task, args)
     result = predict_records(args.model, args.records, args.batch_size)
     if len(result.classes) != result.probabilities.shape[1]:
         raise EcgError(f"the model names {len(result.classes)} classes {result.classes} for "

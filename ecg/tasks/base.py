@@ -83,6 +83,11 @@ class TrainConfig(StrictConfig):
         Stop after this many epochs without a better validation score.
     prefetch : int
         Batches prepared ahead of the training step.
+    members : int
+        Train this many networks, with seeds ``seed``, ``seed + 1``, ..., one after the
+        other, and keep their ensemble (:meth:`~ecg.models.KerasBaseModel.ensemble`: the
+        mean of their probabilities). The metrics report each member too, which is the
+        spread over seeds. Costs ``members`` times the training time.
     """
 
     epochs: int = Field(default=20, gt=0)
@@ -94,6 +99,7 @@ class TrainConfig(StrictConfig):
     average_last: int = Field(default=0, ge=0)
     patience: Optional[int] = Field(default=None, gt=0)
     prefetch: int = Field(default=1, ge=0)
+    members: int = Field(default=1, ge=1)
 
 
 class TaskConfig(StrictConfig):
@@ -316,24 +322,28 @@ class EpochKeeper:
         return self.best_epoch
 
 
-def fit(pipeline, cfg, run_dir, validate, score_name, resume=False, log=print):
-    """Train a task pipeline's ``"net"`` for ``cfg.train``, validating after each epoch.
+def fit(make_pipeline, cfg, run_dir, validate, score_name, resume=False, log=print):
+    """Train a task's network for ``cfg.train``, validating after each epoch.
 
     The loop every task shares: :class:`EpochKeeper` validates and logs each epoch and
     keeps the chosen weights, :func:`ecg.training.train_epochs` trains with checkpoints
     in ``run_dir/checkpoints``, and the history goes to ``history.csv`` and
-    ``plots/training_curves.png``.
+    ``plots/training_curves.png``. With ``cfg.train.members > 1`` it trains one network
+    per seed (checkpoints in ``checkpoints/member_<k>``, curves in
+    ``plots/training_curves_member_<k>.png``, a ``member`` column in the history) and
+    returns their ensemble.
 
     Parameters
     ----------
-    pipeline : batchflow.Pipeline
-        The training pipeline, with its model named ``"net"``.
+    make_pipeline : callable
+        ``make_pipeline(seed) -> batchflow.Pipeline``: the training pipeline, its model
+        named ``"net"`` and seeded with ``seed``.
     cfg : TaskConfig
         The task's config (its ``train`` section is used).
     run_dir : RunDirectory
         The run directory.
     validate : callable
-        ``validate() -> (score, details)`` on the validation split; higher is better.
+        ``validate(model) -> (score, details)`` on the validation split; higher is better.
     score_name : str
         What the score is, for the plot.
     resume : bool
@@ -344,20 +354,43 @@ def fit(pipeline, cfg, run_dir, validate, score_name, resume=False, log=print):
     Returns
     -------
     model : KerasBaseModel
-        The trained model, with the kept weights.
+        The trained model with the kept weights, or the ensemble of the members.
     kept : int or str
-        The epoch whose weights are kept (:meth:`EpochKeeper.restore`).
+        The epoch whose weights are kept (:meth:`EpochKeeper.restore`), or, for an
+        ensemble, ``"ensemble of <k> members (epochs ...)"``.
     keeper : EpochKeeper
-        Its ``rows`` and ``best``.
+        Its ``rows`` (of every member) and ``best`` (the validation score of the model).
     """
     from ecg.plot import plot_history
     from ecg.training import train_epochs
 
-    keeper = EpochKeeper(lambda: pipeline.m("net"), validate, cfg.train, log)
-    train_epochs(pipeline, "net", n_epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-                 seed=cfg.train.seed, checkpoint_dir=run_dir / "checkpoints", resume=resume, on_epoch=keeper,
-                 drop_last=True, prefetch=cfg.train.prefetch)
-    kept = keeper.restore()
-    run_dir.write_rows("history.csv", keeper.rows)
-    plot_history(keeper.rows, run_dir / "plots" / "training_curves.png", score_name=score_name)
-    return pipeline.m("net"), kept, keeper
+    n = cfg.train.members
+    models, kept, rows, best = [], [], [], []
+    for k in range(n):
+        seed = cfg.train.seed + k
+        pipeline = make_pipeline(seed)
+        if n > 1:
+            log(f"member {k + 1} of {n} (seed {seed})")
+        keeper = EpochKeeper(lambda: pipeline.m("net"), lambda: validate(pipeline.m("net")), cfg.train, log)
+        checkpoints = run_dir / "checkpoints" / (f"member_{k}" if n > 1 else "")
+        train_epochs(pipeline, "net", n_epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
+                     seed=seed, checkpoint_dir=checkpoints, resume=resume, on_epoch=keeper,
+                     drop_last=True, prefetch=cfg.train.prefetch)
+        kept.append(keeper.restore())
+        models.append(pipeline.m("net"))
+        rows += [{"member": k, **row} if n > 1 else row for row in keeper.rows]
+        best.append(keeper.best)
+        plot_history(keeper.rows, run_dir / "plots" / (f"training_curves_member_{k}.png" if n > 1
+                                                         else "training_curves.png"), score_name=score_name)
+    run_dir.write_rows("history.csv", rows)
+    if n == 1:
+        return models[0], kept[0], keeper
+    from ecg.models.keras_model import KerasBaseModel
+
+    model = KerasBaseModel.ensemble(models)
+    value, _ = validate(model)
+    log(f"ensemble of {n} members: validation {value:.4f} (members: {', '.join(f'{b:.4f}' for b in best)})")
+    keeper.rows, keeper.best = rows, value
+    keeper.members = {"seeds": [cfg.train.seed + k for k in range(n)], "kept": kept, "validation": best}
+    keeper.models = models
+    return model, f"ensemble of {n} members (epochs {', '.join(map(str, kept))})", keeper

@@ -494,22 +494,25 @@ def run(cfg, run_dir, resume=False, log=print):
     stats = (train.features[keep].mean(axis=0).tolist(), np.maximum(train.features[keep].std(axis=0), 1e-6).tolist())
     weights = class_weights(train.label[keep], cfg.classes, cfg.class_weight)
     steps = cfg.train.epochs * (int(keep.sum()) // cfg.train.batch_size)
-    pipeline = train_pipeline(cfg, train.dataset(keep), model_config(cfg, steps, stats, weights))
+    model_cfg = model_config(cfg, steps, stats, weights)
     validation = beats["validation"]
     val_keep = np.isin(validation.label, cfg.reported)
     val_set = validation.dataset(val_keep)
 
-    def validate():
-        probs = predict_beats(pipeline, val_set)
+    def make_pipeline(seed):
+        return train_pipeline(cfg, train.dataset(keep), {**model_cfg, "seed": seed})
+
+    def validate(net):
+        probs = predict_beats(net, val_set)
         report = scores(cfg, validation.label[val_keep], np.array(cfg.classes)[probs.argmax(axis=1)])
         return report["macro_f1"], {c: report["table"][c]["F1"] for c in cfg.scored}
 
-    model, best_epoch, keeper = fit(pipeline, cfg, run_dir, validate, f"validation macro F1 ({', '.join(cfg.scored)})",
+    model, best_epoch, keeper = fit(make_pipeline, cfg, run_dir, validate, f"validation macro F1 ({', '.join(cfg.scored)})",
                                     resume, log)
 
     test = beats["test"]
     test_keep = np.isin(test.label, cfg.reported)
-    probs = predict_beats(pipeline, test.dataset(test_keep))
+    probs = predict_beats(model, test.dataset(test_keep))
     predicted = np.array(cfg.classes)[probs.argmax(axis=1)]
     reference = scores(cfg, test.label[test_keep], predicted)
     print_report(reference, f"test split {cfg.split.test} ({len(records['test'])} records), reference beats, "
@@ -580,3 +583,32 @@ def evaluate(model_dir, dataset, labels=None, log=print, out=None):
         plot_confusion_matrix(np.array(report["confusion_matrix"]), report["confusion_classes"],
                               out / "plots" / "confusion_matrix.png", title=f"{cfg.name}: {len(dataset)} records")
     return report
+
+
+def predict(model_dir, dataset):
+    """Beat labels of raw records for ``ecg predict``: one row per detected beat.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        A model folder saved by :func:`run`.
+    dataset : EcgDataset
+        WFDB records.
+
+    Returns
+    -------
+    tuple
+        ``(header, rows, missing)``: the CSV header ``record, sample, label, p_<class>...``
+        (``sample`` at the record's own rate), one row per beat, and the records that got
+        no row with the reason.
+    """
+    from ecg.models.keras_model import KerasBaseModel
+
+    model = KerasBaseModel({"path": str(model_dir)})
+    classes = model.config.info["classes"]
+    found = predict_records(model, dataset)
+    rows = [[ix, int(s), classes[int(np.argmax(p))], *(f"{v:.6f}" for v in p)]
+            for ix, (samples, probs) in found.items() for s, p in zip(samples, probs)]
+    missing = {str(ix): "no beat detected" for ix in dataset.indices
+               if str(ix) not in found or len(found[str(ix)][0]) == 0}
+    return ["record", "sample", "label", *(f"p_{c}" for c in classes)], rows, missing

@@ -502,24 +502,27 @@ def run(cfg, run_dir, resume=False, log=print):
     references = {split: reference_masks(ds, cfg.leads) for split, ds in sets.items() if split != "train"}
 
     steps = cfg.train.epochs * (len(items["train"]) // cfg.train.batch_size)
-    pipeline = train_pipeline(cfg, items["train"], cache_dir, model_config(cfg, steps))
+    model_cfg = model_config(cfg, steps)
     multiple = step_multiple(cfg.model)
 
-    def predict(split):
-        raw = predict_cached(pipeline.m("net"), items[split], cache_dir, multiple)
+    def make_pipeline(seed):
+        return train_pipeline(cfg, items["train"], cache_dir, {**model_cfg, "seed": seed})
+
+    def predict(net, split):
+        raw = predict_cached(net, items[split], cache_dir, multiple)
         return raw, cleaned(raw, cfg.prepare.fs, cfg.post)
 
-    def validate():
-        _, masks = predict("validation")
+    def validate(net):
+        _, masks = predict(net, "validation")
         report = scores(references["validation"], masks, cfg.prepare.fs, spec.fs, cfg.tolerance)
         return report["score"], {"wave_f1": report["wave_f1"], "sample_f1": report["sample_f1_mean"],
                                  **{f"{w}_F1": report["waves"][w]["F1"] for w in WAVES},
                                  **{f"{w}_sample_f1": report["sample_f1"][w] for w in WAVES}}
 
-    model, best_epoch, keeper = fit(pipeline, cfg, run_dir, validate, "validation score (wave F1 + sample F1) / 2",
-                                    resume, log)
+    model, best_epoch, keeper = fit(make_pipeline, cfg, run_dir, validate,
+                                    "validation score (wave F1 + sample F1) / 2", resume, log)
 
-    raw, masks = predict("test")
+    raw, masks = predict(model, "test")
     report = scores(references["test"], masks, cfg.prepare.fs, spec.fs, cfg.tolerance)
     log(f"\ntest split ({len(sets['test'])} records, {report['leads']} leads), weights of epoch {best_epoch}:")
     print_report(report, log)
@@ -588,3 +591,40 @@ def evaluate(model_dir, dataset, labels=None, log=print, out=None):
         out.write_rows("predictions.csv", wave_rows(masks, references, info["fs"], ludb.FS, names),
                        columns=["record", "lead", "wave", "onset", "offset", "scored"])
     return report
+
+
+def predict(model_dir, dataset):
+    """P/QRS/T waves of raw records for ``ecg predict``: one row per wave and lead.
+
+    Parameters
+    ----------
+    model_dir : str or Path
+        A model folder saved by :func:`run`.
+    dataset : EcgDataset
+        WFDB records with the model's leads (:func:`predict_records`).
+
+    Returns
+    -------
+    tuple
+        ``(header, rows, missing)``: the CSV header ``record, lead, wave, onset, offset``
+        (inclusive, in samples at the record's own rate), one row per post-processed wave,
+        and the records in which no wave was found, with the reason.
+    """
+    from ecg.io import read_header_meta
+    from ecg.io.records import record_base
+    from ecg.ops.masks import mask_to_intervals
+
+    masks, model = predict_records(model_dir, dataset)
+    info = model.config.info
+    masks = cleaned(masks, info["fs"], PostConfig(**info.get("post", {})))
+    names = lead_names(dataset.indices, info["leads"])
+    rows, found = [], set()
+    for ix, mask in masks.items():
+        record, lead = names[ix]
+        scale = read_header_meta(record_base(dataset.index.get_fullpath(record)))["fs"] / info["fs"]
+        for k, runs in mask_to_intervals(mask, len(WAVES)).items():
+            rows.extend([record, lead, WAVES[k - 1], int(round(onset * scale)), int(round(offset * scale))]
+                        for onset, offset in runs)
+            found.add(record)
+    missing = {str(ix): "no wave found" for ix in dataset.indices if str(ix) not in found}
+    return ["record", "lead", "wave", "onset", "offset"], rows, missing

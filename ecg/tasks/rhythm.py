@@ -321,18 +321,24 @@ def run(cfg, run_dir, resume=False, log=print):
     steps = cfg.train.epochs * (len(sets["train"]) // cfg.train.batch_size)
     model_cfg = model_config(cfg, steps, stats, weights)
     reference = spec.root / "REFERENCE.csv"
-    pipeline = train_pipeline(cfg, sets["train"], cache_dir, reference, model_cfg)
 
-    def validate():
-        report = scores(cfg, labels["validation"], predict_cached(cfg, pipeline, sets["validation"], cache_dir))
+    def make_pipeline(seed):
+        return train_pipeline(cfg, sets["train"], cache_dir, reference, {**model_cfg, "seed": seed})
+
+    def validate(net):
+        report = scores(cfg, labels["validation"], predict_cached(cfg, net, sets["validation"], cache_dir))
         return report["challenge_f1"], {"macro_f1": report["macro_f1"], **{c: report[c]["f1"] for c in cfg.classes}}
 
-    model, best_epoch, keeper = fit(pipeline, cfg, run_dir, validate, "validation Challenge F1", resume, log)
+    model, best_epoch, keeper = fit(make_pipeline, cfg, run_dir, validate, "validation Challenge F1", resume, log)
 
-    threshold = best_threshold(cfg, labels["validation"],
-                               predict_cached(cfg, pipeline, sets["validation"], cache_dir))
-    probs = predict_cached(cfg, pipeline, sets["test"], cache_dir)
+    threshold = best_threshold(cfg, labels["validation"], predict_cached(cfg, model, sets["validation"], cache_dir))
+    probs = predict_cached(cfg, model, sets["test"], cache_dir)
     report = scores(cfg, labels["test"], probs, threshold)
+    members = [scores(cfg, labels["test"], predict_cached(cfg, m, sets["test"], cache_dir), threshold)
+               for m in getattr(keeper, "models", [])]
+    for k, member in enumerate(members):
+        log(f"member {k + 1} alone: Challenge F1 {member['challenge_f1']:.4f}, macro F1 {member['macro_f1']:.4f}, "
+            f"{cfg.positive} vs rest {member[f'{cfg.positive}_vs_rest_macro_f1']:.4f}")
     kept = f"epoch {best_epoch}" if isinstance(best_epoch, int) else best_epoch
     log(f"\ntest split ({len(sets['test'])} records), weights of {kept}:")
     print_report(report, cfg, log)
@@ -360,6 +366,10 @@ def run(cfg, run_dir, resume=False, log=print):
          **{f"p_{c}": float(v) for c, v in zip(cfg.classes, p)}}
         for ix, label, p in zip(sets["test"].indices, labels["test"], probs)])
     metrics = {"name": cfg.name, "test": report, "best_epoch": best_epoch,
+               **({"members": {**keeper.members, "test": [
+                   {k: m[k] for k in ("challenge_f1", "macro_f1", f"{cfg.positive}_vs_rest_macro_f1",
+                                      f"{cfg.positive}_vs_rest_macro_f1_at_threshold")} for m in members]}}
+                  if members else {}),
                "validation_best": keeper.best, "records": {k: len(v) for k, v in sets.items()},
                "saved_model_max_abs_diff": diff, "seconds": round(time.time() - began, 1)}
     run_dir.write_json("metrics.json", metrics)
