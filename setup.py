@@ -37,6 +37,8 @@ setup(
         "matplotlib>=3.8",
         "pyyaml>=6",
         "scikit-learn>=1.4",
+        "pydicom>=2.4,<4",
+        "PyWavelets>=1.4,<2",
     ],
     extras_require={
         # Keras 3 on TensorFlow (the default backend on CPU).
