@@ -292,6 +292,187 @@ class BeatTemplatesArgs(RecipeArgs):
     """:meth:`~ecg.batch.EcgBatch.beat_templates`: no arguments."""
 
 
+def _lead_refs(value):
+    refs = value if isinstance(value, list) else [value]
+    if not 1 <= len(refs) <= 64:
+        raise ValueError("expected a lead name or position, or a list of 1 to 64 of them")
+    out = []
+    for ref in refs:
+        if isinstance(ref, str):
+            out.append(_lead_name(ref))
+        elif _plain_int(ref) and -1000 <= ref < 1000:
+            out.append(int(ref))
+        else:
+            raise ValueError("expected lead names or positions (ints)")
+    return out if isinstance(value, list) else out[0]
+
+
+def _lead_renames(value):
+    if isinstance(value, dict):
+        if not 1 <= len(value) <= 64 or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ValueError("expected a dict of 1 to 64 lead names: old name -> new name")
+        return {_lead_name(k): _lead_name(v) for k, v in value.items()}
+    return _lead_names(value)
+
+
+def _component(value):
+    from ecg.batch.spectral import RESERVED, _COMPONENT
+
+    if not isinstance(value, str) or not _COMPONENT.fullmatch(value) or value in RESERVED:
+        raise ValueError("expected a component name: lower-case letters, digits and '_' (not meta or annotation)")
+    return value
+
+
+def _wavelet_name(kind):
+    def check(value):
+        import pywt
+
+        names = pywt.wavelist(kind=kind)
+        if value in names or (kind == "continuous" and re.fullmatch(r"(cmor|shan|fbsp|cgau\d)[0-9.\-]{1,16}", value)):
+            return value
+        raise ValueError(f"expected a {kind} wavelet of pywt.wavelist(kind={kind!r})")
+    return check
+
+
+def _wavelet_mode(value):
+    import pywt
+
+    if value not in pywt.Modes.modes:
+        raise ValueError(f"expected a padding mode in {pywt.Modes.modes}")
+    return value
+
+
+Component = Annotated[str, AfterValidator(_component)]
+DiscreteWavelet = Annotated[str, AfterValidator(_wavelet_name("discrete"))]
+WaveletMode = Annotated[str, AfterValidator(_wavelet_mode)]
+FftLength = Optional[Annotated[int, Strict(), Field(ge=1, le=MAX_SAMPLES)]]
+FftNorm = Optional[Literal["backward", "ortho", "forward"]]
+SPECTROGRAM_WINDOWS = FIR_WINDOWS + ("tukey", "kaiser", "gaussian", "general_gaussian", "chebwin", "exponential")
+""":func:`scipy.signal.get_window` names a spectrogram recipe may give (with one number after it where needed)."""
+
+
+def _window(value):
+    if isinstance(value, str) and value in FIR_WINDOWS:
+        return value
+    if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] in SPECTROGRAM_WINDOWS and \
+            isinstance(value[1], (int, float)) and not isinstance(value[1], bool) and np.isfinite(value[1]):
+        return (value[0], float(value[1]))
+    raise ValueError(f"expected a window name ({', '.join(FIR_WINDOWS)}) or a pair (name, parameter)")
+
+
+class FlipSignalsArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.flip_signals`: leads checked, QRS window (s)."""
+
+    leads: Optional[Annotated[Any, AfterValidator(_lead_refs)]] = None
+    window: Annotated[float, Strict(), Field(gt=0, le=1.0)] = 0.1
+
+
+class ConvolveArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.convolve_signals`: a kernel of plain numbers, end padding."""
+
+    kernel: Annotated[list[Amplitude], Field(min_length=1, max_length=100_001)]
+    padding: Literal["edge", "constant", "reflect", "symmetric", "wrap"] = "edge"
+
+
+class DropLeadsArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.drop_leads`: lead names or positions."""
+
+    leads: Annotated[Any, AfterValidator(_lead_refs)]
+
+
+class ReorderLeadsArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.reorder_leads`: every lead, by name or position."""
+
+    order: Annotated[Any, AfterValidator(_lead_refs)]
+
+
+class RenameLeadsArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.rename_leads`: old -> new names, or all new names."""
+
+    names: Annotated[Any, AfterValidator(_lead_renames)]
+
+
+class ConvertUnitsArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.convert_units`: the voltage unit."""
+
+    units: Literal["V", "mV", "uV", "µV", "μV", "nV"] = "mV"
+
+
+class EcgParametersArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.calc_ecg_parameters`: delineation, R peaks, wave symbols."""
+
+    waves: Optional[AnnotationKey] = None
+    ext: AnnotationKey = "rpeaks"
+    classes: tuple[AnnotationKey, AnnotationKey, AnnotationKey] = ("p", "N", "t")
+
+
+class FftArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.fft` and ``rfft``: components, length, normalisation."""
+
+    src: Component = "signal"
+    dst: Component = "spectrum"
+    n: FftLength = None
+    norm: FftNorm = None
+
+
+class InverseFftArgs(FftArgs):
+    """:meth:`~ecg.batch.EcgBatch.ifft` and ``irfft``: from the spectrum into the signal."""
+
+    src: Component = "spectrum"
+    dst: Component = "signal"
+
+
+class SpectrogramArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.spectrogram`: segments in samples, window, mode, scaling."""
+
+    src: Component = "signal"
+    dst: Component = "stft"
+    nperseg: Samples = 256
+    noverlap: Optional[Annotated[int, Strict(), Field(ge=0, le=MAX_SAMPLES)]] = None
+    window: Annotated[Any, AfterValidator(_window)] = ("tukey", 0.25)
+    mode: Literal["psd", "magnitude", "angle", "phase", "complex"] = "psd"
+    scaling: Literal["density", "spectrum"] = "density"
+
+
+class DwtArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.dwt`: components, wavelet, padding mode."""
+
+    src: Component = "signal"
+    dst: Component = "dwt_coeffs"
+    wavelet: DiscreteWavelet = "db4"
+    mode: WaveletMode = "symmetric"
+
+
+class IdwtArgs(DwtArgs):
+    """:meth:`~ecg.batch.EcgBatch.idwt`: from the coefficients into the signal."""
+
+    src: Component = "dwt_coeffs"
+    dst: Component = "signal"
+
+
+class WavedecArgs(DwtArgs):
+    """:meth:`~ecg.batch.EcgBatch.wavedec`: components, wavelet, levels, padding mode."""
+
+    dst: Component = "wavelet_coeffs"
+    level: Optional[Annotated[int, Strict(), Field(ge=1, le=32)]] = None
+
+
+class WaverecArgs(DwtArgs):
+    """:meth:`~ecg.batch.EcgBatch.waverec`: from the coefficients into the signal."""
+
+    src: Component = "wavelet_coeffs"
+    dst: Component = "signal"
+
+
+class CwtArgs(RecipeArgs):
+    """:meth:`~ecg.batch.EcgBatch.cwt`: scales in samples, components, continuous wavelet."""
+
+    scales: Annotated[list[Annotated[float, Strict(), Field(gt=0, le=MAX_SAMPLES)]], Field(min_length=1, max_length=512)]
+    src: Component = "signal"
+    dst: Component = "scalogram"
+    wavelet: Annotated[str, AfterValidator(_wavelet_name("continuous"))] = "morl"
+
+
 RECIPE_ACTIONS = {
     "band_pass_signals": BandPassArgs,
     "fir_band_pass_signals": FirBandPassArgs,
@@ -313,6 +494,23 @@ RECIPE_ACTIONS = {
     "keep_beats": KeepBeatsArgs,
     "beat_rr_features": BeatRRFeaturesArgs,
     "beat_templates": BeatTemplatesArgs,
+    "flip_signals": FlipSignalsArgs,
+    "convolve_signals": ConvolveArgs,
+    "drop_leads": DropLeadsArgs,
+    "reorder_leads": ReorderLeadsArgs,
+    "rename_leads": RenameLeadsArgs,
+    "convert_units": ConvertUnitsArgs,
+    "calc_ecg_parameters": EcgParametersArgs,
+    "fft": FftArgs,
+    "rfft": FftArgs,
+    "ifft": InverseFftArgs,
+    "irfft": InverseFftArgs,
+    "spectrogram": SpectrogramArgs,
+    "dwt": DwtArgs,
+    "idwt": IdwtArgs,
+    "wavedec": WavedecArgs,
+    "waverec": WaverecArgs,
+    "cwt": CwtArgs,
 }
 """dict: the recipe-safe ``EcgBatch`` actions, name -> schema of their arguments."""
 

@@ -311,3 +311,27 @@ def test_cardio_train_and_predict_pipelines_run_with_the_documented_renames(cinc
     lengths = [wfdb.rdheader(str(cinc_dir / record)).sig_len for record in cinc.indices]
     assert [p.shape for p in predictions] == [(n // 2048, 2) for n in lengths]
     assert all(np.allclose(p.sum(axis=1), 1.0, atol=1e-5) for p in predictions)
+
+
+# --- recipes -------------------------------------------------------------------------------------
+def test_the_new_signal_actions_replay_from_a_saved_recipe(ludb_records):
+    from ecg.recipes import apply_recipe, validate_recipe
+
+    recipe = validate_recipe([{"flip_signals": {"leads": ["i", "ii", "v6"]}}, {"drop_leads": {"leads": ["avr", 0]}},
+                              {"rename_leads": {"names": {"ii": "II"}}}, {"convolve_signals": {"kernel": [1, 2, 1]}},
+                              {"convert_units": {"units": "uV"}}, {"rfft": {"n": 4096}},
+                              {"spectrogram": {"nperseg": 500, "window": ["tukey", 0.5]}},
+                              {"wavedec": {"wavelet": "sym4", "level": 3}}, {"cwt": {"scales": [4, 8]}}])
+    batch = apply_recipe(Pipeline(), recipe).execute_for(ludb_batch(ludb_records, n=1))
+    assert batch.meta[0]["sig_name"][0] == "II" and batch.meta[0]["units"] == ["uV"] * 10
+    assert batch.spectrum[0].shape == (10, 2049) and len(batch.wavelet_coeffs[0]) == 4
+    assert batch.scalogram[0].shape == (10, 2, 5000)
+    for step, problem in [({"rfft": {"dst": "meta"}}, "component name"),
+                          ({"dwt": {"wavelet": "morl"}}, "discrete wavelet"),
+                          ({"convolve_signals": {"kernel": ["/etc/passwd"]}}, "valid number"),
+                          ({"spectrogram": {"window": ["tukey", "x"]}}, "pair"),
+                          ({"drop_leads": {"leads": [True]}}, "lead names or positions"),
+                          ({"apply_to_each_lead": {"func": "os.system"}}, "not a recipe action"),
+                          ({"random_resample_signals": {"distribution": "normal"}}, "not a recipe action")]:
+        with pytest.raises(ConfigError, match=problem):
+            validate_recipe([step])

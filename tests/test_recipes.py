@@ -19,7 +19,10 @@ SIGNAL_ACTIONS = {"band_pass_signals", "fir_band_pass_signals", "notch_signals",
                   "resample_signals", "normalize_signals", "clip_signals", "pad_signals", "crop_signals",
                   "split_signals", "select_leads", "drop_short_signals", "find_r_peaks", "heart_rate",
                   "beat_signals", "signal_quality", "rr_features",
-                  "keep_beats", "beat_rr_features", "beat_templates"}
+                  "keep_beats", "beat_rr_features", "beat_templates",
+                  "flip_signals", "convolve_signals", "drop_leads", "reorder_leads", "rename_leads",
+                  "convert_units", "calc_ecg_parameters", "fft", "rfft", "ifft", "irfft", "spectrogram",
+                  "dwt", "idwt", "wavedec", "waverec", "cwt"}
 VALID = {"band_pass_signals": {"low": 0.5, "high": 40}}
 
 # (bad step, what the error must say besides its index and action)
