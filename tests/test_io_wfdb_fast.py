@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import wfdb
 
-from ecg.io.wfdb_fast import DECODED, parse_header, read_digital, to_physical
+from ecg.io.wfdb_fast import DECODED, encode, parse_header, read_digital, to_physical
 
 
 def _records(fixture_dir):
@@ -27,23 +27,6 @@ def test_every_fixture_record_equals_rdrecord(fixture_dir):
     assert {"16", "212"} <= formats
 
 
-def _encode(frames, fmt):
-    """Interleaved samples (sig_len, n_sig) as the bytes of WFDB format ``fmt``."""
-    flat = frames.ravel()
-    if fmt in ("16", "61", "160", "80", "32"):
-        dtype = {"16": "<i2", "61": ">i2", "160": "<u2", "80": "u1", "32": "<i4"}[fmt]
-        shift = {"160": 32768, "80": 128}.get(fmt, 0)
-        return (flat + shift).astype(dtype).tobytes()
-    if fmt == "24":
-        u = flat.astype(np.int64) & 0xFFFFFF
-        return np.stack([u & 0xFF, (u >> 8) & 0xFF, u >> 16], axis=1).astype(np.uint8).tobytes()
-    u = flat.astype(np.int64) & 0xFFF                      # 212
-    if len(u) % 2:
-        u = np.append(u, 0)
-    a, b = u[0::2], u[1::2]
-    return np.stack([a & 0xFF, (a >> 8) | ((b >> 8) << 4), b & 0xFF], axis=1).astype(np.uint8).tobytes()
-
-
 @pytest.mark.parametrize("fmt", ["16", "61", "80", "160", "212", "24", "32"])
 @pytest.mark.parametrize("length", [5001, 70001])       # odd; short (direct) and long (table) conversion
 def test_each_format_equals_rdrecord(fixture_dir, tmp_path, fmt, length):
@@ -52,7 +35,7 @@ def test_each_format_equals_rdrecord(fixture_dir, tmp_path, fmt, length):
     digital = np.clip(ref.d_signal, -(2 ** (bits - 1)) + 1, 2 ** (bits - 1) - 1).astype(np.int64)
     digital[10, 1] = -(2 ** (bits - 1))                     # wfdb's invalid-sample value -> NaN
     digital[11, 0] = 2 ** (bits - 1) - 1                    # the largest value
-    (tmp_path / "r.dat").write_bytes(_encode(digital, fmt))
+    (tmp_path / "r.dat").write_bytes(encode(digital, fmt))
     (tmp_path / "r.hea").write_text(f"r 2 360 {length}\nr.dat {fmt} 200(5)/mV {bits} 0 0 0 0 a\n"
                                     f"r.dat {fmt} 100.3(-3)/uV {bits} 0 0 0 0 b\n")
     expected = wfdb.rdrecord(str(tmp_path / "r")).p_signal.T.astype(np.float32)
@@ -72,7 +55,7 @@ def test_frames_and_skew_equal_rdrecord(fixture_dir, tmp_path, fmt):
     ref = wfdb.rdrecord(str(fixture_dir / "mitdb/201"), sampto=3000, physical=False)
     bits = {"212": 12, "24": 24}.get(fmt, 16)
     samples = np.clip(ref.d_signal.reshape(-1, 3), -(2 ** (bits - 1)) + 1, 2 ** (bits - 1) - 1)   # 3 per frame
-    (tmp_path / "r.dat").write_bytes(_encode(samples.astype(np.int64), fmt))
+    (tmp_path / "r.dat").write_bytes(encode(samples.astype(np.int64), fmt))
     (tmp_path / "r.hea").write_text(f"r 2 360 2000\nr.dat {fmt}x2 200(5)/mV {bits} 0 0 0 0 a\n"
                                     f"r.dat {fmt}:2 7.7/mV {bits} 0 0 0 0 b\n")
     expected = wfdb.rdrecord(str(tmp_path / "r")).p_signal.T.astype(np.float32)

@@ -130,6 +130,9 @@ def _ascii(text):
 def _record_line(line):
     tokens = line.split()
     name = _RECORD_NAME.fullmatch(tokens[0])
+    if not _ascii(tokens[0]):
+        raise HeaderError(f"record line {line!r}: the record name {tokens[0]!r} has a non-ASCII character "
+                          "(wfdb would drop it)")
     if name is None:
         raise HeaderError(f"record line {line!r}: malformed record name {tokens[0]!r} (WFDB names are "
                           "ASCII letters, digits, '_' and '-')")
@@ -156,7 +159,7 @@ def _signal_line(header, k, line):
     tokens = line.split(None, 8)
     if not _ascii(tokens[0]):
         raise HeaderError(f"{where}: the file name {tokens[0]!r} has a non-ASCII character (wfdb would "
-                          "drop it and read another file)")
+                          "drop it, and read another record's file)")
     if len(tokens) < 2:
         raise HeaderError(f"{where} gives no signal format")
     spec = _FORMAT.fullmatch(tokens[1])
@@ -246,6 +249,34 @@ def _decode(raw, fmt, count):
     return (values << 4) >> 4
 
 
+def encode(frames, fmt):
+    """The bytes of integer samples ``frames`` (``(n_frames, n_signals)``, interleaved) in format ``fmt``.
+
+    The inverse of the decoder, for the formats it decodes (wfdb writes 16, 24, 32 and 80
+    but not 61, 160 or 212). Values must fit the format's width.
+
+    Examples
+    --------
+    >>> encode(np.array([[1, -2]]), "212").hex()
+    '01f0fe'
+    """
+    if fmt not in DECODED:
+        raise ValueError(f"Expected fmt in {DECODED}. Received: fmt={fmt!r}.")
+    flat = np.asarray(frames, dtype=np.int64).ravel()
+    if fmt in ("16", "61", "32"):
+        return flat.astype(_NUMPY[fmt]).tobytes()
+    if fmt in ("160", "80"):
+        return (flat + (1 << (_BITS[fmt] - 1))).astype("<u2" if fmt == "160" else "u1").tobytes()
+    if fmt == "24":
+        u = flat & 0xFFFFFF
+        return np.stack([u & 0xFF, (u >> 8) & 0xFF, u >> 16], axis=1).astype(np.uint8).tobytes()
+    u = flat & 0xFFF
+    pairs = np.append(u, 0) if len(u) % 2 else u
+    a, b = pairs[0::2], pairs[1::2]
+    data = np.stack([a & 0xFF, (a >> 8) | ((b >> 8) << 4), b & 0xFF], axis=1).astype(np.uint8).tobytes()
+    return data[:-1] if len(u) % 2 else data
+
+
 def read_digital(folder, header, channels=None):
     """Digital samples of a single-segment record: a list of 1-D integer arrays, one per channel.
 
@@ -331,7 +362,7 @@ def to_physical(digital, header, channels=None):
     for row, (c, values) in enumerate(zip(wanted, digital)):
         baseline, gain, invalid = header.baseline[c], header.adc_gain[c], INVALID[header.fmt[c]]
         bits = values.dtype.itemsize * 8
-        if bits <= 16 and n > 4096 and abs(baseline) < 2 ** 40:
+        if bits <= 16 and n > 2 ** (bits + 2) and abs(baseline) < 2 ** 40:
             levels = np.arange(-2 ** (bits - 1), 2 ** (bits - 1), dtype=np.float64)
             table = ((levels - baseline) / gain).astype(np.float32)
             if invalid is not None and -2 ** (bits - 1) <= invalid:
