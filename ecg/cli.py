@@ -5,15 +5,44 @@ Each sub-command lives in its own module of ``ecg.commands`` and exposes
 that runs it with the parsed arguments and returns an exit code.
 """
 import argparse
+import os
 import sys
 from importlib import import_module
 
-COMMANDS = ("download", "train", "evaluate", "predict", "models", "export")
+COMMANDS = ("download", "train", "evaluate", "predict", "plot", "models", "export")
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT, as a shell reports it)."""
+EXIT_BROKEN_PIPE = 141
+"""Exit status when the reader of the output went away (``ecg models | head``; 128 + SIGPIPE)."""
+
+EPILOG = f"""\
+examples:
+  ecg train pipelines/cinc2017.yaml --mirror ../shared/data/mirror
+  ecg predict --model zoo:cinc2017 --records ../shared/data/fixture/cinc2017 --out pred.csv
+  ecg plot ../shared/data/fixture/ludb/1 --layout 12 --out ludb1.png
+  ecg models | head -3
+  ecg COMMAND --help          # each command's options and examples
+
+exit status (every command):
+  0    done
+  1    an unexpected error (a bug: the traceback says where)
+  2    bad arguments, an invalid config (the valid keys are named) or another ecg
+       error (a record, a label, a model): one line on stderr says what and where
+  3    ecg predict / ecg evaluate: some records got no prediction or no label (the
+       others are written; the missing ones are listed)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+  {EXIT_BROKEN_PIPE}  the output pipe closed early (e.g. ecg models | head): ends quietly
+"""
 
 
 def build_parser():
     """Return the top-level ``argparse`` parser with all sub-commands."""
-    parser = argparse.ArgumentParser(prog="ecg", description="Deep learning on electrocardiograms.")
+    from ecg import __version__
+
+    parser = argparse.ArgumentParser(prog="ecg", description="Deep learning on electrocardiograms.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ecg {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMANDS:
@@ -34,10 +63,27 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args) or 0
+        code = args.func(args) or 0
+        sys.stdout.flush()                      # inside the try: a closed pipe is caught here, not at exit
+        return code
     except EcgError as exc:
         print(f"ecg {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"ecg {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _quiet_stdout():
+    """Point stdout at /dev/null: its reader is gone, and Python's flush at exit must not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):      # a stdout without a file descriptor (captured)
+        pass
 
 
 if __name__ == "__main__":

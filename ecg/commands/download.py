@@ -1,9 +1,20 @@
 """``ecg download``: fetch and verify a PhysioNet database, as an archive or file by file."""
 from pathlib import Path
 
+EXAMPLE = """examples:
+  ecg download ludb --mirror ../shared/data/mirror       # from a local mirror
+  ecg download cinc2017 --dest data/downloads            # from PhysioNet
+  ecg download mitdb --files --quiet                      # file by file, no progress bars
+
+exit status: 0 done (the extracted folder is printed); 2 an unknown database, a failed
+download or a checksum that does not match (the file is named).
+"""
+
 
 def register(subparsers):
     """Add the ``download`` sub-command to ``subparsers``."""
+    import argparse
+
     from ecg.data.download import available
 
     parser = subparsers.add_parser(
@@ -11,7 +22,8 @@ def register(subparsers):
         description="Download a PhysioNet database, verify its SHA-256, extract it once and "
                     "print the extracted folder. The archive is used when its SHA-256 is known; "
                     "otherwise each file of the project is downloaded and verified against the "
-                    "project's SHA256SUMS.txt. An interrupted transfer resumes where it stopped.")
+                    "project's SHA256SUMS.txt. An interrupted transfer resumes where it stopped.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=available(), help="database to download")
     parser.add_argument("--dest", type=Path, default=None,
                         help="download folder (default: $ECG_DATA_DIR, else ./data/downloads)")

@@ -33,6 +33,8 @@ def register(subparsers):
     parser.add_argument("--mirror", help="PhysioNet mirror for --dataset")
     parser.add_argument("--data-path", help="an extracted copy of --dataset (instead of downloading it)")
     parser.add_argument("--out", help="folder for metrics.json, predictions.csv and plots")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="print only the missing records (the metrics go to --out)")
     parser.set_defaults(func=main)
 
 
@@ -74,7 +76,8 @@ def main(args):
                       f"using {args.dataset}'s split {args.split!r}", file=sys.stderr)
             dataset = spec.subset(args.split)
         labels = spec.labels.loc[list(dataset.indices), "label"] if module.RECORD_LABELS else None
-    report = module.evaluate(args.model, dataset, labels, out=args.out)
+    log = (lambda *a, **k: None) if getattr(args, "quiet", False) else print
+    report = module.evaluate(args.model, dataset, labels, log=log, out=args.out)
     if report["missing"]:
         for record, reason in sorted(report["missing"].items()):
             print(f"ecg evaluate: {record}: {reason}", file=sys.stderr)

@@ -85,16 +85,31 @@ def describe_model(args):
     return 0
 
 
+EXAMPLE = """examples:
+  ecg models                                   # the architectures, one per line
+  ecg models --zoo                             # the trained models shipped with ecg
+  ecg models describe tcn                      # tcn's parameters, types and defaults
+  ecg models describe tcn --input-shape 2500,1 --num-classes 4
+
+exit status: 0 done; 2 an unknown architecture or invalid --input-shape/--params.
+"""
+
+
 def register(subparsers):
     """Add ``ecg models`` and its ``list`` and ``describe`` sub-commands to ``subparsers``."""
+    import argparse
+
     parser = subparsers.add_parser("models", help="list the architectures or describe one",
-                                   description=__doc__.split("\n\n")[1])
+                                   description=__doc__.split("\n\n")[1], epilog=EXAMPLE,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--zoo", action="store_true",
                         help="list the trained models shipped with ecg (zoo:NAME for --model)")
     parser.set_defaults(func=list_models)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    actions.add_parser("list", help="list the architectures").set_defaults(func=list_models)
-    describe = actions.add_parser("describe", help="print an architecture's parameters and size")
+    actions.add_parser("list", help="list the architectures", epilog=EXAMPLE,
+                       formatter_class=argparse.RawDescriptionHelpFormatter).set_defaults(func=list_models)
+    describe = actions.add_parser("describe", help="print an architecture's parameters and size", epilog=EXAMPLE,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     describe.add_argument("name", help="architecture name, as in `ecg models`")
     describe.add_argument("--input-shape", metavar="STEPS,CHANNELS",
                           help="window length in samples and number of leads, e.g. 2500,1; "

@@ -390,6 +390,8 @@ class KerasBaseModel(BaseModel):
             self._build_own(x, metrics)
             metrics = None
         if self._network is not None:
+            if x is not None:
+                self._check_input(x)
             if classes is not None and self.config.classes is None and len(classes) == self.config.num_classes:
                 self.config = self.config.model_copy(update={"classes": [str(c) for c in classes]})
             if metrics and _metric_specs(metrics) != _metric_specs(self.config.metrics)[-len(metrics):]:
@@ -409,6 +411,24 @@ class KerasBaseModel(BaseModel):
                        n_features=np.shape(x[1])[-1])
             return
         self.build(np.shape(x)[1:], num_classes, classes=classes, metrics=metrics)
+
+    def _check_input(self, x):
+        """Refuse in one line windows of another number of leads than the network takes (instead of
+        a Keras traceback)."""
+        shape = self._network.input_shape
+        if isinstance(shape, list):                           # [signal windows, features]
+            if not isinstance(x, (list, tuple)):
+                return
+            shape, x = shape[0], x[0]
+        got = tuple(np.shape(x))
+        if len(got) != len(shape):
+            raise ModelError(f"the model takes windows of shape {tuple(shape)} (batch, steps, channels); "
+                             f"received an array of shape {got}")
+        channels = shape[-1]
+        if channels is not None and got[-1] != channels:
+            raise ModelError(f"the model takes {channels} lead{'s' * (channels != 1)} (channels); this batch has "
+                             f"{got[-1]} (windows of shape {got}): give it the leads it was trained on "
+                             "(select_leads), or train a model for these")
 
     def reset(self):
         """Drop the network; the next batch builds a fresh one with the same config."""

@@ -178,7 +178,37 @@ def read_config(path, sets=None):
         raise ConfigError(f"{path} must hold a mapping of settings, got {type(data).__name__}")
     data = apply_sets(data, sets)
     module = get_task(data.get("task"))
-    return module, parse_config(module.Config, data, f"task config {path.name}")
+    config = parse_config(module.Config, data, f"task config {path.name}")
+    check_before_data(config, f"task config {path.name}")
+    return module, config
+
+
+def check_before_data(config, where):
+    """What the config schema alone cannot check, before any data is read: the architecture's
+    parameters (``model.params`` keys and values, by the factory's schema, without Keras) and an
+    extracted copy named by ``data.path``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, and the valid keys or what to do.
+    """
+    from ecg.models.factory import model_factory
+
+    name, params = config.model.get("name"), config.model.get("params")
+    if not isinstance(name, str) or not model_factory.has(name):
+        raise ConfigError(f"invalid {where}: model.name {name!r} is not an architecture; registered: "
+                          f"{', '.join(model_factory.list())} (ecg models)")
+    unknown = set(config.model) - {"name", "params"}
+    if unknown:
+        raise ConfigError(f"invalid {where}: unknown key(s) {sorted(unknown)} in model; valid keys: name, params")
+    try:
+        model_factory.validate_params(name, params)
+    except ConfigError as exc:
+        raise ConfigError(f"invalid {where}: model.params: {exc}") from None
+    if config.data.path is not None and not Path(config.data.path).is_dir():
+        raise ConfigError(f"invalid {where}: data.path {config.data.path!r} is not a folder; give the folder of "
+                          "an extracted copy, or leave it out to download (data.mirror)")
 
 
 class RunDirectory:
