@@ -309,7 +309,11 @@ def read_record(path, channels=None, on_flat="record", invalid="raise"):
         float32 ``(n_leads, n_samples)`` in physical units (as the header says, usually mV).
     meta : dict
         See :func:`read_header_meta`, plus ``flat_leads`` (positions in ``signal`` of the
-        flat leads, empty for most records) and ``invalid_runs``.
+        flat leads, empty for most records) and ``invalid_runs``. Units and names equal
+        wfdb's, except that headers are read as latin-1: a unit ``µV`` or ``°C`` keeps
+        its first character (wfdb drops non-ASCII bytes, giving ``V``, or ``mV`` for a
+        lone ``°``), and a variable-layout record has its layout header's units where
+        wfdb gives ``None``.
 
     Raises
     ------
@@ -421,6 +425,8 @@ def _parse_demographics(comments):
 
 def _flat_leads(signal, meta, name, on_flat):
     """Positions of the leads whose valid samples are all equal (or none is valid); warn or raise."""
+    if on_flat not in ON_FLAT:
+        raise ConfigError(f"Expected on_flat in {ON_FLAT}. Received: on_flat={on_flat!r}.")
     if not signal.shape[1]:
         return []
     high, low = np.fmax.reduce(signal, axis=1), np.fmin.reduce(signal, axis=1)
