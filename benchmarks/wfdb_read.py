@@ -10,8 +10,8 @@ samples scaled to the format's width), whole (650,000 frames) and its first 10 s
 real short records of CinC 2017 (``.mat``), PTB-XL (12 leads) and LUDB; and records of
 wfdb-python's sample data in the formats ecg hands to wfdb's decoder (8, 310, 311,
 FLAC), with skew, several samples per frame and multi-segment layouts. Each read is
-timed ``--repeat`` times (the median is reported; both readers read the same files
-from the page cache, one read first to warm it). ecg returns float32 with the checks
+timed ``--repeat`` times, ecg and wfdb in turn (the medians are reported; both read the
+same files from the page cache, one read first to warm it). ecg returns float32 with the checks
 of :func:`ecg.io.read_record`; wfdb returns float64. Every ecg result is checked equal
 to wfdb's cast to float32 before it is timed. Prints a table and writes
 ``benchmarks/results/wfdb_read.json``.
@@ -70,14 +70,17 @@ def records(data, cache):
     return rows
 
 
-def median_ms(read, repeat):
-    read()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def median_ms(reads, repeat):
+    """Median time in ms of each of ``reads``, timed in turn (so both share the machine's load)."""
+    for read in reads:
         read()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    times = [[] for _ in reads]
+    for _ in range(repeat):
+        for read, spent in zip(reads, times):
+            start = time.perf_counter()
+            read()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) * 1000 for spent in times]
 
 
 def main():
@@ -90,8 +93,8 @@ def main():
         signal, _ = read_record(path, invalid="keep")
         ref = wfdb.rdrecord(str(path))
         np.testing.assert_array_equal(signal, ref.p_signal.T.astype(np.float32), err_msg=str(path))
-        ecg_ms = median_ms(lambda: read_record(path, invalid="keep"), args.repeat)
-        wfdb_ms = median_ms(lambda: wfdb.rdrecord(str(path)), args.repeat)
+        ecg_ms, wfdb_ms = median_ms([lambda: read_record(path, invalid="keep"),
+                                     lambda: wfdb.rdrecord(str(path))], args.repeat)
         row = {"record": path.name, "kind": kind, "length": length, "shape": list(signal.shape),
                "ecg_ms": round(ecg_ms, 3), "wfdb_ms": round(wfdb_ms, 3), "speedup": round(wfdb_ms / ecg_ms, 2)}
         results.append(row)

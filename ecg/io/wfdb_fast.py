@@ -233,9 +233,10 @@ def _decode(raw, fmt, count):
     if fmt == "80":
         return (np.frombuffer(raw, dtype=np.uint8, count=count) ^ np.uint8(0x80)).view(np.int8)
     if fmt == "24":
-        padded = np.zeros((count, 4), dtype=np.uint8)
-        padded[:, 1:] = np.frombuffer(raw, dtype=np.uint8, count=3 * count).reshape(-1, 3)
-        return padded.view("<i4").reshape(-1) >> 8
+        # each sample read as the 4 bytes from its first (strided by 3, unaligned), the
+        # next sample's first byte shifted out, then sign-extended by the arithmetic shift
+        words = np.ndarray((count,), dtype="<u4", buffer=raw[:3 * count] + b"\x00", strides=(3,))
+        return (words << np.uint32(8)).view(np.int32) >> 8
     # format 212: two 12-bit samples in three bytes; an odd count ends with two bytes
     n_pairs, odd = divmod(count, 2)
     b = np.frombuffer(raw, dtype=np.uint8, count=3 * n_pairs + 2 * odd)
