@@ -253,3 +253,51 @@ def test_npz_round_trip(fixture_dir, tmp_path):
     np.testing.assert_array_equal(back["annotation"]["atr"]["sample"], ann["atr"]["sample"])
     assert list(back["annotation"]["atr"]["symbol"]) == list(ann["atr"]["symbol"])
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_every_fixture_annotation_file_equals_rdann(fixture_dir):
+    leads = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
+    files = [p for p in fixture_dir.rglob("*") if p.suffix[1:] in
+             ("atr", "q1c", "q2c", "pu", "pu0", "pu1", "qt1", "qt2", "man") + leads]
+    assert len(files) > 130
+    for path in files:
+        base, ext = path.with_suffix(""), path.suffix[1:]
+        ref = wfdb.rdann(str(base), ext)
+        ann = read_annotation(base, ext, with_chan=True)
+        np.testing.assert_array_equal(ann["sample"], ref.sample, err_msg=str(path))
+        np.testing.assert_array_equal(ann["chan"], ref.chan, err_msg=str(path))
+        assert ann["symbol"].tolist() == ref.symbol, path
+        assert ann["aux_note"].tolist() == [note.rstrip("\x00") for note in ref.aux_note], path
+
+
+@pytest.mark.parametrize("invalid", ["interpolate", "zero", "keep"])
+def test_load_reads_records_with_gaps_by_the_invalid_policy(fixture_dir, tmp_path, invalid):
+    """MIMIC-style segment 3234460_0006 has 63 invalid samples in 5 gaps (wfdb: NaN)."""
+    from ecg import EcgDataset
+    from ecg.io import invalid_mask
+
+    sample = fixture_dir.parent / "wfdb-sample-data/multi-segment/s25047"
+    for ext in ("hea", "dat"):
+        shutil.copy(sample / f"3234460_0006.{ext}", tmp_path)
+    ref = wfdb.rdrecord(str(tmp_path / "3234460_0006")).p_signal.T.astype(np.float32)
+    nan = np.isnan(ref)
+    ds = EcgDataset(path=str(tmp_path / "*.hea"))
+    with pytest.raises(RecordError, match=r"'3234460_0006'.*non-finite sample .*lead 0 at sample 399"):
+        ds.create_batch(ds.indices).load(fmt="wfdb")
+    batch = ds.create_batch(ds.indices).load(fmt="wfdb", invalid=invalid)
+    signal, meta = batch.signal[0], batch.meta[0]
+    assert nan.sum() == 63 and len(meta["invalid_runs"]) == 5
+    np.testing.assert_array_equal(invalid_mask(meta), nan)
+    np.testing.assert_array_equal(signal[~nan], ref[~nan])
+    if invalid == "keep":
+        assert np.isnan(signal[nan]).all()
+    elif invalid == "zero":
+        assert (signal[nan] == 0).all()
+    else:
+        lead, start, stop = meta["invalid_runs"][0]
+        expected = np.interp(np.arange(start, stop), [start - 1, stop], ref[lead, [start - 1, stop]])
+        np.testing.assert_allclose(signal[lead, start:stop], expected, rtol=1e-6)
+    write_npz(tmp_path / "c.npz", signal=signal, meta=meta)
+    assert read_npz(tmp_path / "c.npz")["meta"]["invalid_runs"] == meta["invalid_runs"]
+    with pytest.raises(ConfigError, match="invalid"):
+        read_record(tmp_path / "3234460_0006", invalid="drop")
