@@ -11,6 +11,8 @@ task into one run directory:
 ``model/``             the saved model, with its preprocessing recipe
 ``metrics.json``       the test-split metrics (and the validation ones of the kept epoch)
 ``history.csv``        one row per epoch: loss, training metrics, validation score, seconds
+                       (written after every epoch)
+``tensorboard/``       the same numbers as TensorBoard event files
 ``predictions.csv``    the test predictions, one row per record (or beat, or wave)
 ``plots/``             training curves, confusion matrix or delineation example
 =====================  =================================================================
@@ -357,7 +359,8 @@ def fit(make_pipeline, cfg, run_dir, validate, score_name, resume=False, log=pri
 
     The loop every task shares: :class:`EpochKeeper` validates and logs each epoch and
     keeps the chosen weights, :func:`ecg.training.train_epochs` trains with checkpoints
-    in ``run_dir/checkpoints``, and the history goes to ``history.csv`` and
+    in ``run_dir/checkpoints``, and the history goes to ``history.csv`` and TensorBoard
+    files in ``tensorboard/`` after every epoch (:mod:`ecg.tasks.logs`) and to
     ``plots/training_curves.png``. With ``cfg.train.members > 1`` it trains one network
     per seed (checkpoints in ``checkpoints/member_<k>``, curves in
     ``plots/training_curves_member_<k>.png``, a ``member`` column in the history) and
@@ -392,6 +395,7 @@ def fit(make_pipeline, cfg, run_dir, validate, score_name, resume=False, log=pri
         Its ``rows`` (of every member) and ``best`` (the validation score of the model).
     """
     from ecg.plot import plot_history
+    from ecg.tasks.logs import EpochLog
     from ecg.training import train_epochs
 
     n = cfg.train.members
@@ -404,7 +408,8 @@ def fit(make_pipeline, cfg, run_dir, validate, score_name, resume=False, log=pri
         keeper = EpochKeeper(lambda: pipeline.m("net"), lambda: validate(pipeline.m("net")), cfg.train, log)
         checkpoints = run_dir / "checkpoints" / (f"member_{k}" if n > 1 else "")
         train_epochs(pipeline, "net", n_epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
-                     seed=seed, checkpoint_dir=checkpoints, resume=resume, on_epoch=keeper,
+                     seed=seed, checkpoint_dir=checkpoints, resume=resume,
+                     on_epoch=EpochLog(keeper, run_dir, earlier=rows, member=k if n > 1 else None),
                      drop_last=True, prefetch=cfg.train.prefetch)
         kept.append(keeper.restore())
         models.append(pipeline.m("net"))
