@@ -9,6 +9,7 @@ import wfdb
 from ecg.errors import ConfigError, EcgError, LabelError, RecordError
 from ecg.io import read_annotation, read_header_meta, read_labels, read_npz, read_record, write_npz
 from ecg.io.labels import labels_for
+from ecg.io.wfdb_fast import parse_header
 
 
 @pytest.mark.parametrize("record", ["cinc2017/A00001", "cinc2017/A00054", "mitdb/201", "ludb/3",
@@ -301,3 +302,17 @@ def test_load_reads_records_with_gaps_by_the_invalid_policy(fixture_dir, tmp_pat
     assert read_npz(tmp_path / "c.npz")["meta"]["invalid_runs"] == meta["invalid_runs"]
     with pytest.raises(ConfigError, match="invalid"):
         read_record(tmp_path / "3234460_0006", invalid="drop")
+
+
+@pytest.mark.parametrize("record, n_headers", [("flacformats", 1), ("binformats", 1), ("100skew", 1),
+                                               ("multi-segment/fixed1/v102s", 4),
+                                               ("multi-segment/s25047/s25047-2704-05-04-10-44", 20)])
+def test_each_header_is_parsed_once(fixture_dir, monkeypatch, record, n_headers):
+    """Records wfdb decodes (FLAC, difference formats) and multi-segment records included."""
+    import ecg.io.records as records
+
+    parsed = []
+    monkeypatch.setattr(records, "parse_header", lambda text: parsed.append(text) or parse_header(text))
+    monkeypatch.setattr(wfdb, "rdheader", lambda *args, **kwargs: pytest.fail("wfdb parsed a header"))
+    read_record(fixture_dir.parent / "wfdb-sample-data" / record, invalid="keep")
+    assert len(parsed) == len(set(parsed)) == n_headers

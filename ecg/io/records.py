@@ -193,15 +193,13 @@ def _multi_layout(header, segments, name):
     return list(first.sig_name), list(first.units)
 
 
-def _read_multi(base, header, channels, name):
+def _read_multi(base, header, segments, sig_name, channels, name):
     """Signals of a multi-segment record, as ``wfdb.rdrecord`` joins them (``m2s=True``).
 
     Fixed layout: the segments one after the other. Variable layout (first segment of
     length 0, the layout header): each segment's signals go to the layout's signals of
     the same name; signals absent from a segment, and ``~`` gaps, are invalid (NaN).
     """
-    segments = _segments(base, header, name)
-    sig_name, units = _multi_layout(header, segments, name)
     wanted = list(range(len(sig_name))) if channels is None else list(channels)
     signal = np.full((len(wanted), sum(header.seg_len)), np.nan, dtype=np.float32)
     start = 0
@@ -222,7 +220,7 @@ def _read_multi(base, header, channels, name):
             for k, (row, _) in enumerate(rows):
                 signal[row, start:start + seg_len] = values[k]
         start += seg_len
-    return signal, sig_name, units
+    return signal
 
 
 def read_header_meta(path):
@@ -347,13 +345,14 @@ def read_record(path, channels=None, on_flat="record", invalid="raise"):
     else:
         header = _header(base)
         if header.n_seg is not None:
-            n_sig = len(_multi_layout(header, _segments(base, header, name), name)[0])
+            segments = _segments(base, header, name)
+            sig_name, units = _multi_layout(header, segments, name)
         else:
-            n_sig = header.n_sig
-        if channels is not None and any(not 0 <= c < n_sig for c in channels):
-            raise RecordError(name, f"channels {channels} are not all among the record's {n_sig} signals")
+            sig_name = header.sig_name
+        if channels is not None and any(not 0 <= c < len(sig_name) for c in channels):
+            raise RecordError(name, f"channels {channels} are not all among the record's {len(sig_name)} signals")
         if header.n_seg is not None:
-            signal, sig_name, units = _read_multi(base, header, channels, name)
+            signal = _read_multi(base, header, segments, sig_name, channels, name)
             info = {"fs": header.fs, "sig_len": signal.shape[1], "sig_name": sig_name, "units": units,
                     "comments": header.comments}
         else:
