@@ -252,7 +252,7 @@ def read_header_meta(path):
         from ecg.io.edf import _units
 
         info = {"fs": header["samples"][keep[0]] / header["duration"] if keep else 0.0,
-                "sig_len": header["n_records"] * header["samples"][keep[0]] if keep else 0,
+                "sig_len": max(header["n_records"], 0) * header["samples"][keep[0]] if keep else 0,
                 "sig_name": [header["label"][i] for i in keep],
                 "units": [_units(header["label"][i], header["units"][i]) for i in keep], "comments": []}
         return _record_meta(info, base)
