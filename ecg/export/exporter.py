@@ -17,6 +17,13 @@ CHECK_WINDOWS = 16
 """Windows of the parity check when no calibration set is given (seeded random normal)."""
 
 
+INPUT_PERCENTILE = 99.9
+"""An int8 input's range is calibrated on windows clipped to this percentile: normalised ECG
+has rare spikes 30 robust SDs out, and a range that holds them makes the int8 step of every
+ordinary sample coarse (on the CinC 2017 model, window agreement with float 96.0 % with
+the full range, 98.3 % clipped). Samples beyond saturate at the int8 limits."""
+
+
 def report_path(path):
     """The JSON report of exported file ``path``: ``<path>.report.json``."""
     return os.fspath(path) + ".report.json"
@@ -168,15 +175,26 @@ def _convert(network, out, fmt, quantize, windows):
         to_litert(network, out)
         return (*_litert_tensors(out, names, network), None)
     cut, transform = split_feature_transform(network)
-    if transform is not None:
-        windows = [apply_feature_transform(array, transform) if name == "features" else array
-                   for name, array in zip(names, windows)]
+    windows = [apply_feature_transform(array, transform) if transform is not None and name == "features"
+               else clip_outliers(array) for name, array in zip(names, windows)]
     to_litert(cut, out, _representative(names, windows))
     inputs, outputs = _litert_tensors(out, names, network)
     for spec in inputs:
         if transform is not None and spec["name"] == "features":
             spec["transform"] = transform
     return inputs, outputs, None
+
+
+def clip_outliers(windows, percentile=INPUT_PERCENTILE):
+    """Calibration windows clipped to their ``[100 - p, p]`` percentiles (see :data:`INPUT_PERCENTILE`).
+
+    Examples
+    --------
+    >>> float(clip_outliers(np.r_[np.zeros(998), -50.0, 50.0], 99.8).max())
+    0.0
+    """
+    low, high = np.percentile(windows, [100 - percentile, percentile])
+    return np.clip(windows, low, high)
 
 
 def _x(arrays):

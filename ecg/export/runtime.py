@@ -151,9 +151,14 @@ class ExportedModel(BaseModel):
 
     def _probabilities(self, out):
         spec = self.outputs[0]
-        if "scale" in spec:
-            return dequantize(out, spec["scale"], spec["zero_point"])
-        return np.asarray(out, dtype=np.float32)
+        if "scale" not in spec:
+            return np.asarray(out, dtype=np.float32)
+        probabilities = dequantize(out, spec["scale"], spec["zero_point"])
+        if self.config.model.params.get("output_activation", "softmax") == "softmax":
+            # int8 steps of 1/256 leave softmax rows summing to 1 +- a few steps: renormalize them
+            total = probabilities.sum(axis=-1, keepdims=True)
+            probabilities = np.where(total > 0, probabilities / np.where(total > 0, total, 1), probabilities)
+        return probabilities.astype(np.float32)
 
     def predict_on_batch(self, x, **kwargs):
         """Class probabilities for float32 ``x``, as :meth:`KerasBaseModel.predict_on_batch`."""
