@@ -192,7 +192,7 @@ def test_saved_model_detects_and_classifies_raw_records(run_dir, fixture_dir, tm
     model = KerasBaseModel({"path": str(run_dir / "model")})
     steps = [next(iter(step)) for step in model.config.preprocess]
     assert steps == ["resample_signals", "band_pass_signals", "find_r_peaks", "normalize_signals",
-                     "beat_signals", "beat_rr_features"]
+                     "beat_signals", "beat_rr_features", "beat_templates"]
     assert model.config.preprocess[2]["find_r_peaks"]["conf"] == {"refine_window": 0.1}
     report = task.evaluate(run_dir / "model", EcgDataset(path=str(fixture_dir / "mitdb" / "100.hea")),
                            out=tmp_path / "eval", log=lambda *a: None)

@@ -612,7 +612,7 @@ def predict(model_dir, dataset):
     """
     from ecg.io import read_header_meta
     from ecg.io.records import record_base
-    from ecg.ops.masks import mask_to_intervals
+    from ecg.ops.masks import mask_to_intervals, resample_mask
 
     masks, model = predict_records(model_dir, dataset)
     info = model.config.info
@@ -621,10 +621,10 @@ def predict(model_dir, dataset):
     rows, found = [], set()
     for ix, mask in masks.items():
         record, lead = names[ix]
-        scale = read_header_meta(record_base(dataset.index.get_fullpath(record)))["fs"] / info["fs"]
+        meta = read_header_meta(record_base(dataset.index.get_fullpath(record)))
+        mask = resample_mask(mask, info["fs"], meta["fs"], n_samples=meta["n_samples"])  # as the scores see it
         for k, runs in mask_to_intervals(mask, len(WAVES)).items():
-            rows.extend([record, lead, WAVES[k - 1], int(round(onset * scale)), int(round(offset * scale))]
-                        for onset, offset in runs)
+            rows.extend([record, lead, WAVES[k - 1], int(onset), int(offset)] for onset, offset in runs)
             found.add(record)
     missing = {str(ix): "no wave found" for ix in dataset.indices if str(ix) not in found}
     return ["record", "lead", "wave", "onset", "offset"], rows, missing
