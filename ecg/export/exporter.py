@@ -194,7 +194,7 @@ def clip_outliers(windows, percentile=INPUT_PERCENTILE):
     0.0
     """
     low, high = np.percentile(windows, [100 - percentile, percentile])
-    return np.clip(windows, low, high)
+    return np.clip(windows, low, high).astype(windows.dtype)
 
 
 def _x(arrays):
