@@ -73,3 +73,30 @@ def test_zoo_cinc2017_labels_records_with_no_training(cinc_dir, tmp_path, capsys
     assert accuracy > 0.6, accuracy            # 10 records of each class; chance is 0.25
     meta = json.loads((folder / "ecg_model.json").read_text())
     assert meta["config"]["info"]["task"] == "rhythm"
+
+
+@pytest.mark.skipif("mitdb_beats" not in entries(), reason="the zoo has no mitdb_beats entry")
+def test_zoo_mitdb_beats_labels_the_beats_of_a_record(fixture_dir, tmp_path):
+    """zoo:mitdb_beats on MIT-BIH 208 (a DS1 record, so seen in training): beats on the .atr, V beats found."""
+    import wfdb
+
+    from ecg.ops.beats import aami_classes
+
+    assert sum(p.stat().st_size for p in (ZOO_DIR / "mitdb_beats").iterdir()) < 1024 * 1024
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for file in (fixture_dir / "mitdb").glob("208.*"):
+        (folder / file.name).symlink_to(file)
+    out = tmp_path / "beats.csv"
+    assert main(["predict", "--model", "zoo:mitdb_beats", "--records", str(folder), "--out", str(out)]) == 0
+    with open(out) as file:
+        rows = list(csv.DictReader(file))
+    ann = wfdb.rdann(str(fixture_dir / "mitdb" / "208"), "atr")
+    classes = aami_classes(ann.symbol)
+    samples = np.array([int(r["sample"]) for r in rows])
+    nearest = np.abs(samples[:, None] - ann.sample[None]).argmin(axis=1)
+    close = np.abs(samples - ann.sample[nearest]) <= 0.15 * 360
+    assert close.mean() > 0.98
+    true, predicted = classes[nearest][close], np.array([r["label"] for r in rows])[close]
+    v = true == "V"
+    assert v.sum() > 900 and (predicted[v] == "V").mean() > 0.8

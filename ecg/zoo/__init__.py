@@ -73,7 +73,8 @@ def add(run_dir, name):
     index[name] = {"task": config["task"], "pipeline": f"pipelines/{config['name']}.yaml",
                    "command": f"ecg train pipelines/{config['name']}.yaml --mirror <mirror>",
                    "commit": commit, "bytes": size, "classes": model.classes,
-                   "test": {k: v for k, v in metrics["test"].items() if isinstance(v, float)},
+                   "test": {k: v for k, v in {**metrics["test"], **model.config.info.get("test", {})}.items()
+                            if isinstance(v, float)},
                    "records": metrics.get("records"), "compact_agreement": check}
     INDEX.write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
     return index[name]
