@@ -14,6 +14,7 @@ the batch through :func:`skip_empty_batch`: the pipeline goes on with the next o
 the report counts the batch and why it was skipped.
 """
 import logging
+import queue
 import threading
 from collections import Counter
 
@@ -183,9 +184,13 @@ def skip_empty_batch(batch, error, report=None):
 
 # batchflow 0.10.1 hangs when the first batch of a run with ``prefetch`` is skipped: its
 # queue thread puts a variable that was never bound and dies, and the run waits for it
-# forever; a later skipped batch hands the previous batch out a second time. This is the
-# same method with a skipped batch releasing its prefetch slot and handing nothing out, as
-# a run without prefetch does. Other batchflow versions are left as they are.
+# forever; a later skipped batch hands the previous batch out a second time. It also hangs
+# when a batch fails: the run stops, but the thread that submits batches stays blocked on
+# a full prefetch gate, and the run waits for that thread forever. This is the same method
+# with a skipped batch releasing its prefetch slot and handing nothing out, as a run
+# without prefetch does, and a stopped run opening the gate so that the submitting thread
+# sees the stop and ends. Other batchflow versions are left as they are. (train_epochs
+# does not use this executor at all: see ecg.training.run_epoch.)
 _PATCHED_BATCHFLOW = ("0.10.1",)
 
 
@@ -214,6 +219,17 @@ def _run_batches_from_queue(self, ignore_exceptions):
                 self._batch_queue.put(batch, block=True)
                 if isinstance(batch, int) and batch == end:
                     self._stop_flag = True
+                    _open_gate(self._prefetch_count)
+
+
+def _open_gate(gate):
+    """Empty the prefetch gate so that a thread blocked on putting into it goes on (and stops)."""
+    while True:
+        try:
+            gate.get(block=False)
+        except queue.Empty:
+            return
+        gate.task_done()
 
 
 if batchflow.__version__ in _PATCHED_BATCHFLOW:

@@ -483,3 +483,17 @@ def test_the_readme_pattern_with_a_skipped_batch_trains_on(cinc_dir, tmp_path):
         reasons = dict(report.records)
         assert set(names[:4]) <= set(reasons) and names[5] in reasons
         assert "no header" in reasons[names[5]]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("prefetch", [1, 3])
+def test_a_plain_prefetched_run_with_a_failing_batch_ends(prefetch, cinc_dir, capsys):
+    names = sorted(p.stem for p in cinc_dir.glob("*.hea"))
+    dataset = EcgDataset(path=str(cinc_dir / "*.hea"))
+    def slow_failure(batch):       # slow, so that the prefetching thread is waiting on a full queue
+        if names[5] in [str(ix) for ix in batch.indices]:
+            time.sleep(0.5)
+            raise RuntimeError("boom in batch")
+    pipeline = dataset.p.load(fmt="wfdb").call(slow_failure, B())
+    pipeline.run(batch_size=4, n_epochs=1, shuffle=False, prefetch=prefetch)     # batchflow prints it and stops
+    assert "boom in batch" in capsys.readouterr().out
