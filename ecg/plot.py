@@ -33,12 +33,14 @@ def _finish(fig, path):
 
 
 def plot_history(rows, path=None, score_name="validation score"):
-    """Training curves: the loss (left axis) and the validation score (right axis) per epoch.
+    """Training curves: the loss (left axis), the training metrics and the validation score (right axis) per epoch.
 
     Parameters
     ----------
     rows : list of dict
-        One per epoch, with ``epoch``, ``loss`` and ``val_score`` (``history.csv``'s rows).
+        One per epoch, with ``epoch``, ``loss`` and optionally ``val_score`` and training
+        metrics (``history.csv``'s rows; ``val_*`` details, ``batches`` and ``seconds`` are
+        not drawn).
     path : str or Path, optional
         Output file; the extension chooses the format (``.png``, ``.svg``). Without it
         the figure is returned (a notebook shows it).
@@ -53,18 +55,29 @@ def plot_history(rows, path=None, score_name="validation score"):
     epochs = [row["epoch"] for row in rows]
     fig = _figure(figsize=(7, 4), dpi=120)
     ax = fig.subplots()
+    from matplotlib.ticker import MaxNLocator
+
     ax.plot(epochs, [row["loss"] for row in rows], "o-", color="tab:blue", label="training loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training loss", color="tab:blue")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    if rows and "val_score" in rows[0]:
+    metrics = [key for key in (rows[0] if rows else {}) if key not in ("epoch", "batches", "seconds", "loss", "member")
+               and not key.startswith("val_") and isinstance(rows[0][key], (int, float))]
+    if rows and ("val_score" in rows[0] or metrics):
         right = ax.twinx()
-        scores = [row["val_score"] for row in rows]
-        right.plot(epochs, scores, "s-", color="tab:red", label=score_name)
-        best = int(np.argmax(scores))
-        right.annotate(f"best {scores[best]:.3f}", (epochs[best], scores[best]), textcoords="offset points",
-                       xytext=(0, 8), ha="center", color="tab:red")
-        right.set_ylabel(score_name, color="tab:red")
+        for key, colour in zip(metrics, ("tab:orange", "tab:green", "tab:purple", "tab:brown")):
+            right.plot(epochs, [row[key] for row in rows], "^--", color=colour, lw=1, label=f"training {key}")
+        if "val_score" in rows[0]:
+            scores = [row["val_score"] for row in rows]
+            right.plot(epochs, scores, "s-", color="tab:red", label=score_name)
+            best = int(np.argmax(scores))
+            right.annotate(f"best {scores[best]:.3f}", (epochs[best], scores[best]), textcoords="offset points",
+                           xytext=(0, 8), ha="center", color="tab:red")
+        right.margins(y=0.15)
+        right.set_ylabel(score_name if not metrics else f"{score_name} / training metrics", color="tab:red")
+        lines = ax.get_lines() + right.get_lines()
+        right.legend(lines, [line.get_label() for line in lines], fontsize=8, loc="best", framealpha=0.9)
     ax.set_title("training curves")
     fig.tight_layout()
     return _finish(fig, path)

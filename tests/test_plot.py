@@ -197,9 +197,14 @@ def test_class_score_bars_are_the_reports_numbers(tmp_path):
 
 
 def test_run_plots_save_a_file_or_return_the_figure(tmp_path):
-    rows = [{"epoch": e, "loss": 1 / e, "val_score": 0.5 + e / 10} for e in range(1, 4)]
+    rows = [{"epoch": e, "batches": 3, "loss": 1 / e, "f1_score": e / 4, "val_score": 0.5 + e / 10, "val_A_F1": 0.1}
+            for e in range(1, 4)]
     assert plot_history(rows, tmp_path / "h.png").stat().st_size > 5000
-    assert plot_history(rows).axes[0].get_xlabel() == "epoch"
+    fig = plot_history(rows, score_name="validation F1")
+    assert fig.axes[0].get_xlabel() == "epoch"
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == [
+        "training loss", "training f1_score", "validation F1"]
+    assert list(fig.axes[1].get_lines()[-1].get_ydata()) == [0.6, 0.7, 0.8]
     assert plot_confusion_matrix([[3, 1], [0, 2]], ["N", "A"], tmp_path / "cm.png").is_file()
     mask = np.zeros(500, int)
     mask[100:140] = 2
