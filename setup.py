@@ -13,6 +13,7 @@ TEST = [
     "jax==0.10.2", "jaxlib==0.10.2",
     "pytest>=8", "pytest-xdist>=3.5", "pytest-timeout>=2.2", "hypothesis>=6.100",
     "pyflakes>=3", "neurokit2>=0.2",
+    "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.25",       # tests/test_notebooks.py runs notebooks/
     *EXPORT,
 ]
 
