@@ -188,10 +188,11 @@ def skip_empty_batch(batch, error, report=None):
 # when a batch fails: the run stops, but the thread that submits batches stays blocked on
 # a full prefetch gate, and the run waits for that thread forever. This is the same method
 # with a skipped batch releasing its prefetch slot and handing nothing out, as a run
-# without prefetch does, and a stopped run opening the gate so that the submitting thread
-# sees the stop and ends. Other batchflow versions are left as they are. (train_epochs
-# does not use this executor at all: see ecg.training.run_epoch.)
+# without prefetch does, and the submitting thread waiting on the gate in short steps so
+# that it sees a stopped run and ends. Other batchflow versions are left as they are.
+# (train_epochs does not use this executor at all: see ecg.training.run_epoch.)
 _PATCHED_BATCHFLOW = ("0.10.1",)
+_GATE_POLL_S = 0.05
 
 
 def _run_batches_from_queue(self, ignore_exceptions):
@@ -219,18 +220,31 @@ def _run_batches_from_queue(self, ignore_exceptions):
                 self._batch_queue.put(batch, block=True)
                 if isinstance(batch, int) and batch == end:
                     self._stop_flag = True
-                    _open_gate(self._prefetch_count)
 
 
-def _open_gate(gate):
-    """Empty the prefetch gate so that a thread blocked on putting into it goes on (and stops)."""
-    while True:
+def _put_batches_into_queue(self, gen_batch, seed):
+    iteration = 1
+    while not self._stop_flag:
+        # batchflow blocks on the gate for good; waiting in steps lets a stopped run end this thread
+        while not self._stop_flag:
+            try:
+                self._prefetch_count.put(1, block=True, timeout=_GATE_POLL_S)
+                break
+            except queue.Full:
+                continue
+        if self._stop_flag:
+            break
         try:
-            gate.get(block=False)
-        except queue.Empty:
-            return
-        gate.task_done()
+            batch = next(gen_batch)
+        except StopIteration:
+            break
+        future = self._executor.submit(self.pipeline.execute_for, batch, iteration=iteration,
+                                       seed=seed.spawn(1)[0], new_loop=True)
+        self._prefetch_queue.put(future, block=True)
+        iteration = iteration + 1
+    self._prefetch_queue.put(_executor.END_PIPELINE_SIGNAL, block=True)
 
 
 if batchflow.__version__ in _PATCHED_BATCHFLOW:
     _executor.PipelineExecutor._run_batches_from_queue = _run_batches_from_queue
+    _executor.PipelineExecutor._put_batches_into_queue = _put_batches_into_queue
