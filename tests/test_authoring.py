@@ -78,7 +78,8 @@ def test_a_model_of_the_guide_trains_saves_and_reloads_without_its_code(dataset,
 
     reference = _prepared(dataset.p, cinc_dir).next_batch(40, shuffle=False, n_epochs=1)
     expected = model.predict_on_batch(reference.model_inputs())
-    np.testing.assert_array_equal(_predict(dataset, cinc_dir, tmp_path / "fc"), expected)
+    # batches of 10 against one of 40: float32 kernels may round differently with the batch size
+    np.testing.assert_allclose(_predict(dataset, cinc_dir, tmp_path / "fc"), expected, rtol=0, atol=1e-6)
     for cls in (KerasBaseModel, SimpleFCModel):            # safe mode: a plain functional network
         loaded = cls({"path": str(tmp_path / "fc")})
         assert loaded.classes == ["other", "A"]
@@ -151,7 +152,7 @@ for how in ("dynamic", "static", "function"):
     model.save(path)
     x = t._prepared(ds.p, cinc).next_batch(40, shuffle=False, n_epochs=1).model_inputs()
     expected = model.predict_on_batch(x)
-    np.testing.assert_array_equal(t._predict(ds, cinc, path), expected)
+    np.testing.assert_allclose(t._predict(ds, cinc, path), expected, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(KerasBaseModel({"path": path}).predict_on_batch(x), expected)
 print("ok")
 '''
