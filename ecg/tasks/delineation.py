@@ -618,10 +618,11 @@ def predict(model_dir, dataset):
     info = model.config.info
     masks = cleaned(masks, info["fs"], PostConfig(**info.get("post", {})))
     names = lead_names(dataset.indices, info["leads"])
+    metas = {str(ix): read_header_meta(record_base(dataset.index.get_fullpath(ix))) for ix in dataset.indices}
     rows, found = [], set()
     for ix, mask in masks.items():
         record, lead = names[ix]
-        meta = read_header_meta(record_base(dataset.index.get_fullpath(record)))
+        meta = metas[record]
         mask = resample_mask(mask, info["fs"], meta["fs"], n_samples=meta["n_samples"])  # as the scores see it
         for k, runs in mask_to_intervals(mask, len(WAVES)).items():
             rows.extend([record, lead, WAVES[k - 1], int(onset), int(offset)] for onset, offset in runs)
