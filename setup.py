@@ -8,13 +8,16 @@ HERE = Path(__file__).parent
 # ecg export / ecg predict on .onnx and .tflite files (versions that keep the tensorflow-cpu, keras and numpy pins).
 EXPORT = ["onnx>=1.17,<1.24", "onnxruntime>=1.20,<1.33", "tf2onnx==1.17.0", "ai-edge-litert>=2.0,<2.4"]
 
+# ecg preprocess on a Dask cluster (dask.distributed; bokeh too for the dashboard's pages).
+DASK = ["dask[distributed]>=2024.8"]
+
 TEST = [
     "tensorflow-cpu==2.21.0", "keras==3.15.1",
     "jax==0.10.2", "jaxlib==0.10.2",
     "pytest>=8", "pytest-xdist>=3.5", "pytest-timeout>=2.2", "hypothesis>=6.100",
     "pyflakes>=3", "neurokit2>=0.2",
     "nbclient>=0.10", "nbformat>=5.9", "ipykernel>=6.25",       # tests/test_notebooks.py runs notebooks/
-    *EXPORT,
+    *EXPORT, *DASK,
 ]
 
 setup(
@@ -48,6 +51,7 @@ setup(
         "jax": ["keras==3.15.1", "jax==0.10.2", "jaxlib==0.10.2"],
         # ONNX (tf2onnx, ONNX Runtime) and LiteRT (ai-edge-litert) export; Keras on TensorFlow.
         "export": ["tensorflow-cpu==2.21.0", "keras==3.15.1", *EXPORT],
+        "dask": DASK,
         "test": TEST,
         "dev": TEST,
     },

@@ -9,7 +9,7 @@ import os
 import sys
 from importlib import import_module
 
-COMMANDS = ("download", "train", "evaluate", "predict", "plot", "models", "export")
+COMMANDS = ("download", "train", "evaluate", "predict", "plot", "models", "export", "preprocess")
 
 EXIT_INTERRUPTED = 130
 """Exit status after Ctrl-C (128 + SIGINT, as a shell reports it)."""

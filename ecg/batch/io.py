@@ -56,7 +56,9 @@ class IOMixin:
             ``fmt="wfdb"``: folder of the records, or a mapping/callable from index key
             to record path; by default the paths of the dataset's ``FilesIndex``.
             ``fmt="csv"``: the label table. ``fmt="npz"``: folder of a :meth:`dump`.
-        fmt : {"wfdb", "dicom", "wav", "csv", "npz"} or other
+            ``fmt="shards"``: a sharded cache (:func:`ecg.data.cluster.preprocess`),
+            its folder or fsspec URL or a :class:`~ecg.data.shards.ShardedCache`.
+        fmt : {"wfdb", "dicom", "wav", "csv", "npz", "shards"} or other
             ``"wfdb"`` reads WFDB records (``.dat``, CinC 2017 ``.mat``) and ``.edf``
             files through wfdb; ``"dicom"`` DICOM waveform files
             (:func:`ecg.io.dicom.read_dicom`: keyword arguments ``group``, ``units``);
@@ -66,7 +68,9 @@ class IOMixin:
             dataset's paths). Other formats go to batchflow's ``Batch.load``.
         components : str or list of str
             What to fill. ``"wfdb"``: any of ``signal``, ``meta``, ``annotation``
-            (default ``signal`` and ``meta``); ``"csv"``: ``target`` (default).
+            (default ``signal`` and ``meta``); ``"csv"``: ``target`` (default);
+            ``"npz"`` and ``"shards"``: the stored ones (default all), and for
+            ``"shards"`` ``target`` from the index table's labels unless it is stored.
         ann_ext : str or list of str, optional
             Annotator extension(s) to read into ``annotation`` (``"atr"``, ``"q1c"``...);
             without it, ``annotation`` is an empty dict per record.
@@ -135,6 +139,8 @@ class IOMixin:
                                  classes, on_error)
         elif fmt == "npz":
             bad = self._load_npz(src, _as_tuple(components), on_error)
+        elif fmt == "shards":
+            bad = self._load_shards(src, _as_tuple(components), on_error)
         else:
             return super().load(*args, src=src, fmt=fmt, dst=dst or components, **kwargs)
         return self._leave_out(bad, report)
@@ -249,9 +255,30 @@ class IOMixin:
     def _load_npz(self, src, components, on_error):
         if src is None:
             raise EcgError("load(fmt='npz') needs src='folder' written by dump(dst='folder', fmt='npz')")
+        return self._store_cached(lambda ix: read_npz(self.record_path(ix, src, ext=".npz")), src, components,
+                                  on_error)
+
+    def _load_shards(self, src, components, on_error):
+        from ecg.data.shards import ShardedCache
+
+        if src is None:
+            raise EcgError("load(fmt='shards') needs src= the folder (or URL) of a sharded cache written by "
+                           "'ecg preprocess'")
+        cache = ShardedCache.open(src)
 
         def read(ix):
-            item = read_npz(self.record_path(ix, src, ext=".npz"))
+            item = cache.read(ix)
+            if "target" in components and "target" not in item:
+                item["target"] = cache.label(ix)
+            return item
+
+        return self._store_cached(read, cache.path, components, on_error)
+
+    def _store_cached(self, read_item, src, components, on_error):
+        """Fill ``components`` (default: all stored) from ``read_item(ix)`` dicts of a cache at ``src``."""
+
+        def read(ix):
+            item = read_item(ix)
             missing = [comp for comp in components if comp != "annotation" and comp not in item]
             if missing:
                 raise RecordError(ix, f"the cache in {src} has no {missing[0]!r} component")

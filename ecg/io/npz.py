@@ -23,14 +23,19 @@ def _json_default(value):
     raise TypeError(f"cannot store {type(value).__name__} in meta")
 
 
-def write_npz(path, signal=None, annotation=None, meta=None, target=None, features=None):
-    """Write one record's components to ``path`` atomically (temp file, then rename).
+def record_arrays(signal=None, annotation=None, meta=None, target=None, features=None):
+    """One record's components as named arrays (the members of its ``.npz`` file).
 
     ``signal``, ``features`` and a numeric ``target`` are stored as arrays; ``meta`` as JSON;
     ``annotation`` as one array per annotator and field (``ann/atr/sample``...), and
     per-segment annotations of a split record as ``annseg/atr/<k>/sample``...
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        In a fixed order, without ``format_version``.
     """
-    arrays = {"format_version": np.array(FORMAT_VERSION)}
+    arrays = {}
     if signal is not None:
         arrays["signal"] = np.asarray(signal)
     if features is not None:
@@ -51,6 +56,16 @@ def write_npz(path, signal=None, annotation=None, meta=None, target=None, featur
             continue
         for field, values in fields.items():
             arrays[f"ann/{ext}/{field}"] = np.asarray(values)
+    return arrays
+
+
+def write_npz(path, signal=None, annotation=None, meta=None, target=None, features=None):
+    """Write one record's components to ``path`` atomically (temp file, then rename).
+
+    The members are those of :func:`record_arrays`, after ``format_version``.
+    """
+    arrays = {"format_version": np.array(FORMAT_VERSION),
+              **record_arrays(signal, annotation, meta, target, features)}
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
@@ -77,6 +92,18 @@ def read_npz(path):
     version = int(files.pop("format_version", -1))
     if version != FORMAT_VERSION:
         raise RecordError(name, f"cache format {version} is not {FORMAT_VERSION}: dump it again")
+    return record_from_arrays(files)
+
+
+def record_from_arrays(files):
+    """The components of one record from the named arrays of :func:`record_arrays`.
+
+    Returns
+    -------
+    dict
+        ``annotation`` (a dict, empty when none was stored) and each stored component:
+        ``meta`` as a dict, a scalar ``target`` as a Python value, the others as arrays.
+    """
     out = {"annotation": {}}
     for key, value in files.items():
         if key.startswith("annseg/") and key.endswith("/count"):
