@@ -599,6 +599,115 @@ def multilabel_fmax(y_true, y_score, thresholds=None):
     return best
 
 
+# --- denoising and anomaly scores ---------------------------------------------------------
+def _signal_pair(clean, estimate):
+    clean, estimate = np.asarray(clean, np.float64), np.asarray(estimate, np.float64)
+    if clean.shape != estimate.shape or clean.size == 0:
+        raise ValueError(f"Expected two non-empty signals of one shape. Received: shapes {clean.shape} "
+                         f"and {estimate.shape}.")
+    return clean, estimate
+
+
+def snr_db(clean, estimate, axis=-1):
+    """Signal-to-noise ratio of ``estimate`` against ``clean``, in dB, along ``axis``.
+
+    ``10 log10(sum(clean ** 2) / sum((clean - estimate) ** 2))``: the output SNR of a
+    denoiser (``estimate`` its output) or the input SNR (``estimate`` the noisy signal).
+
+    Examples
+    --------
+    >>> round(float(snr_db([1.0, -1.0, 1.0, -1.0], [1.1, -0.9, 0.9, -1.1])), 2)
+    20.0
+    """
+    clean, estimate = _signal_pair(clean, estimate)
+    return 10 * np.log10(np.sum(clean ** 2, axis=axis) / np.sum((clean - estimate) ** 2, axis=axis))
+
+
+def snr_improvement_db(clean, noisy, denoised, axis=-1):
+    """SNR improvement in dB: :func:`snr_db` of ``denoised`` minus that of ``noisy``.
+
+    Examples
+    --------
+    >>> round(float(snr_improvement_db([1.0, -1.0], [1.5, -0.5], [1.05, -0.95])), 2)
+    20.0
+    """
+    return snr_db(clean, denoised, axis) - snr_db(clean, noisy, axis)
+
+
+def rmse(clean, estimate, axis=-1):
+    """Root mean squared error along ``axis``, in the signals' units.
+
+    Examples
+    --------
+    >>> float(rmse([0.0, 0.0], [3.0, -3.0]))
+    3.0
+    """
+    clean, estimate = _signal_pair(clean, estimate)
+    return np.sqrt(np.mean((clean - estimate) ** 2, axis=axis))
+
+
+def prd(clean, estimate, axis=-1):
+    """Percentage root-mean-square difference: ``100 sqrt(sum((clean - estimate)**2) / sum(clean**2))``.
+
+    The plain PRD of the ECG compression and denoising literature (no mean removed).
+
+    Examples
+    --------
+    >>> float(prd([2.0, 0.0], [1.0, 0.0]))
+    50.0
+    """
+    clean, estimate = _signal_pair(clean, estimate)
+    return 100 * np.sqrt(np.sum((clean - estimate) ** 2, axis=axis) / np.sum(clean ** 2, axis=axis))
+
+
+def _binary_scores(y_true, score):
+    y_true, score = np.asarray(y_true), np.asarray(score, np.float64)
+    if y_true.ndim != 1 or y_true.shape != score.shape:
+        raise ValueError(f"Expected 1-D y_true and score of one length. Received: shapes {y_true.shape} "
+                         f"and {score.shape}.")
+    y_true = y_true.astype(bool)
+    if y_true.all() or not y_true.any():
+        raise ValueError("Expected positives and negatives in y_true (ROC undefined otherwise).")
+    return y_true, score
+
+
+def auroc(y_true, score):
+    """Area under the ROC curve of a score that is higher for the positives (``roc_auc_score``).
+
+    Examples
+    --------
+    >>> auroc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    0.75
+    """
+    y_true, score = _binary_scores(y_true, score)
+    return float(skm.roc_auc_score(y_true, score))
+
+
+def sensitivity_at_specificity(y_true, score, specificity=0.95):
+    """Highest sensitivity of a threshold on ``score`` whose specificity is at least ``specificity``.
+
+    A beat is called positive when its score is at least the threshold
+    (``sklearn.metrics.roc_curve``'s convention).
+
+    Returns
+    -------
+    tuple
+        ``(sensitivity, threshold)``.
+
+    Examples
+    --------
+    >>> sensitivity_at_specificity([0, 0, 0, 0, 1, 1], [0.1, 0.2, 0.3, 0.9, 0.5, 0.95], specificity=0.75)
+    (1.0, 0.5)
+    """
+    if not 0 <= specificity <= 1:
+        raise ValueError(f"Expected specificity in [0, 1]. Received: specificity={specificity}.")
+    y_true, score = _binary_scores(y_true, score)
+    fpr, tpr, thresholds = skm.roc_curve(y_true, score, drop_intermediate=False)
+    ok = fpr <= 1 - specificity + 1e-12
+    best = int(np.flatnonzero(ok)[np.argmax(tpr[ok])])
+    return float(tpr[best]), float(thresholds[best])
+
+
 def match_positions(reference, detected, tolerance):
     """Match detections to reference positions one to one, within a tolerance.
 

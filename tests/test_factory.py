@@ -14,7 +14,7 @@ from ecg.models import factory as factory_module
 from ecg.models.factory import ModelFactory, build_network, model_factory
 from ecg.models.params import CnnParams
 
-BUILTINS = ["cnn", "conformer", "efficientnet", "fc", "layer_spec", "metaformer", "mobileone", "resnet",
+BUILTINS = ["autoencoder", "cnn", "conformer", "efficientnet", "fc", "layer_spec", "metaformer", "mobileone", "resnet",
             "tcn", "tsmixer", "unet", "unext"]
 
 

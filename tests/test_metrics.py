@@ -508,3 +508,47 @@ def test_keras_metric_passes_objects_through_and_names_unknown():
 def test_docstring_examples():
     result = doctest.testmod(metrics, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 20 and result.failed == 0
+
+
+# --- denoising and anomaly scores, against the formulas and brute force --------------------
+def test_denoising_scores_match_their_definitions(fixture_dir):
+    clean = wfdb.rdrecord(str(fixture_dir / "mitdb" / "100"), sampto=7200).p_signal.T.reshape(4, 3600)
+    noisy = clean + np.random.default_rng(0).normal(0, 0.1, clean.shape)
+    denoised = 0.5 * (clean + noisy)
+    for row in range(4):
+        c, n, d = clean[row], noisy[row], denoised[row]
+        ref_snr = 10 * np.log10(np.dot(c, c) / np.dot(c - d, c - d))
+        assert metrics.snr_db(clean, denoised)[row] == pytest.approx(ref_snr)
+        assert metrics.snr_improvement_db(clean, noisy, denoised)[row] == pytest.approx(
+            ref_snr - 10 * np.log10(np.dot(c, c) / np.dot(c - n, c - n)))
+        assert metrics.rmse(clean, denoised)[row] == pytest.approx(np.linalg.norm(c - d) / np.sqrt(c.size))
+        assert metrics.prd(clean, denoised)[row] == pytest.approx(100 * np.linalg.norm(c - d) / np.linalg.norm(c))
+    # halving the error is 20 log10(2) dB better
+    np.testing.assert_allclose(metrics.snr_improvement_db(clean, noisy, denoised), 20 * np.log10(2))
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.snr_db(clean, denoised[:, :10])
+
+
+def brute_sensitivity(y, score, specificity):
+    """Sensitivity at every threshold (each distinct score), the best one at the specificity."""
+    best = 0.0
+    for t in np.unique(score):
+        positive = score >= t
+        if np.mean(~positive[~y]) >= specificity:
+            best = max(best, np.mean(positive[y]))
+    return best
+
+
+def test_anomaly_scores_match_brute_force():
+    rng = np.random.default_rng(3)
+    y = rng.random(400) < 0.2
+    score = np.round(rng.normal(size=400) + 1.2 * y, 1)               # ties too
+    pairs = (score[y][:, None] > score[~y][None]).mean() + 0.5 * (score[y][:, None] == score[~y][None]).mean()
+    assert metrics.auroc(y, score) == pytest.approx(pairs)
+    assert metrics.auroc(y, score) == pytest.approx(skm.roc_auc_score(y, score))
+    for spec in (0.5, 0.9, 0.95, 0.99):
+        sens, threshold = metrics.sensitivity_at_specificity(y, score, spec)
+        assert sens == pytest.approx(brute_sensitivity(y, score, spec))
+        assert np.mean(score[~y] < threshold) >= spec
+    with pytest.raises(ValueError, match="positives and negatives"):
+        metrics.auroc(np.zeros(5), np.arange(5.0))

@@ -129,3 +129,62 @@ def test_random_crop_cutout_and_lead_dropout(x):
 
 def test_docstring_examples():
     assert doctest.testmod(augment, extraglobs={"np": np}).failed == 0
+
+
+# --- the realistic noise of the denoising task (noise_signals, noise_at_snr) ---------------
+def band_share(noise, fs, low, high):
+    """Share of the noise power in [low, high] Hz (Welch's estimate, scipy)."""
+    freqs, power = signal.welch(noise, fs=fs, nperseg=min(noise.shape[-1], 4096), axis=-1)
+    return power[..., (freqs >= low) & (freqs <= high)].sum(axis=-1) / power.sum(axis=-1)
+
+
+@pytest.mark.parametrize("kind, low, high, share", [("bw", 0.0, 0.7, 0.95), ("ma", 18.0, 160.0, 0.95),
+                                                    ("pl", 59.0, 61.0, 0.6), ("em", 0.0, 15.0, 0.9)])
+def test_noise_kinds_have_unit_power_in_their_band(kind, low, high, share):
+    noise = augment.noise_signals(kind, (3, 2, 18000), 500, rng(), powerline_freq=60.0)
+    assert noise.shape == (3, 2, 18000)
+    np.testing.assert_allclose(noise.var(axis=-1), 1.0, rtol=1e-9)
+    np.testing.assert_allclose(noise.mean(axis=-1), 0.0, atol=1e-9)
+    assert (band_share(noise, 500, low, high) > share).all()
+
+
+def test_electrode_motion_has_steps_that_decay():
+    em = augment.electrode_motion((1, 36000), 360, rng(4), rate=0.2)[0]
+    jumps = np.abs(np.diff(em))
+    assert jumps.max() > 20 * np.median(jumps)      # abrupt events, not a smooth noise
+    assert not np.array_equal(em, augment.electrode_motion((1, 36000), 360, rng(5), rate=0.2)[0])
+
+
+def test_noise_at_snr_on_a_real_record(fixture_dir):
+    record = wfdb.rdrecord(str(fixture_dir / "mitdb" / "100"), sampto=36000)
+    clean = record.p_signal.T.reshape(2, 1, 2, 18000)              # 2 items of 2 leads
+    noise = augment.noise_at_snr(clean, 360, rng(1), snr_db=-6, powerline_freq=60.0)
+    power = lambda v: np.mean((v - v.mean(axis=-1, keepdims=True)) ** 2, axis=-1)  # noqa: E731
+    np.testing.assert_allclose(10 * np.log10(power(clean) / power(noise)), -6.0, atol=1e-9)
+    drawn = augment.noise_at_snr(clean, 360, rng(2), snr_db=(0, 12))
+    snrs = 10 * np.log10(power(clean) / power(drawn))
+    assert ((snrs >= 0) & (snrs <= 12)).all() and np.ptp(snrs[:, 0, 0]) > 0
+    np.testing.assert_allclose(snrs[:, 0, 0], snrs[:, 0, 1])       # one SNR per item, every lead
+    assert np.array_equal(noise, augment.noise_at_snr(clean, 360, rng(1), snr_db=-6, powerline_freq=60.0))
+    hum = augment.noise_at_snr(clean, 360, rng(1), snr_db=0, kinds=["pl"], powerline_freq=60.0)
+    freqs, spectrum = signal.welch(hum[0, 0, 0], fs=360, nperseg=3600)
+    assert freqs[np.argmax(spectrum)] == 60
+    with pytest.raises(ValueError, match="noise kind"):
+        augment.noise_at_snr(clean, 360, rng(), 0, kinds=["hum"])
+    with pytest.raises(ValueError, match="at least one"):
+        augment.noise_at_snr(clean, 360, rng(), 0, kinds=[])
+
+
+def test_add_noise_at_snr_action_keeps_the_clean_target(fixture_dir):
+    from batchflow import DatasetIndex
+
+    from ecg.batch import EcgBatch
+
+    batch = EcgBatch(DatasetIndex(["100"])).load(src=str(fixture_dir / "mitdb"), fmt="wfdb",
+                                                 components=["signal", "meta"])
+    clean = batch.signal[0].copy()
+    batch = batch.add_noise_at_snr(snr_db=3, clean_target=True, seed=7)
+    np.testing.assert_array_equal(batch.target[0], clean.T)
+    noise = batch.signal[0].astype(np.float64) - clean
+    assert batch.signal[0].dtype == clean.dtype
+    np.testing.assert_allclose(10 * np.log10(clean.var(axis=-1) / noise.var(axis=-1)), 3.0, atol=1e-3)

@@ -84,6 +84,36 @@ class AugmentationMixin:
                              harmonics=harmonics, p=p)
 
     @action
+    def add_noise_at_snr(self, snr_db=6.0, kinds=augment.NOISE_KINDS, powerline_freq=50.0, clean_target=False,
+                         seed=None):
+        """Add realistic noise at ``snr_db`` dB: a random mixture of ``kinds`` (see
+        :func:`ecg.ops.augment.noise_at_snr`: baseline wander, muscle artefact, electrode
+        motion, power line).
+
+        Parameters
+        ----------
+        snr_db : float or tuple of float
+            SNR in dB, or a ``(low, high)`` range drawn per record.
+        kinds : sequence of str
+            Noise kinds mixed, of :data:`ecg.ops.augment.NOISE_KINDS`.
+        powerline_freq : float
+            Mains frequency in Hz (50 or 60).
+        clean_target : bool
+            Keep the clean signal as the ``target``, in the model layout ``(n_samples,
+            n_leads)`` (a denoiser learns to give it back).
+        seed : int or None
+            Seed; ``None`` uses ``self.random``.
+
+        Returns
+        -------
+        self
+        """
+        if clean_target:
+            self.set_component("target", [np.ascontiguousarray(np.swapaxes(sig, -1, -2), dtype=np.float32)
+                                          for sig in self.signal])
+        return self._augment(_noisy, seed, snr_db=snr_db, kinds=tuple(kinds), powerline_freq=powerline_freq)
+
+    @action
     def scale_amplitude(self, low=0.8, high=1.2, p=1.0, seed=None):
         """Multiply each record by a factor drawn in ``[low, high]``.
 
@@ -181,3 +211,8 @@ class AugmentationMixin:
         self
         """
         return self._augment(augment.lead_dropout, seed, rate=rate, p=p, group_by_fs=False)
+
+
+def _noisy(x, fs, rng, **kwargs):
+    """``x`` plus :func:`ecg.ops.augment.noise_at_snr`, in ``x``'s dtype."""
+    return (x + augment.noise_at_snr(x, fs, rng, **kwargs)).astype(x.dtype, copy=False)

@@ -2,6 +2,7 @@
 import argparse
 import csv
 import glob
+import inspect
 import os
 import sys
 import tempfile
@@ -21,7 +22,10 @@ outputs:
                            record,sample,label,p_<class>... per detected beat;
                            a delineation model (ludb_delineation.yaml):
                            record,lead,wave,onset,offset per P/QRS/T wave
-                           (samples at the record's own rate)
+                           (samples at the record's own rate);
+                           a denoising model (mitdb_denoising.yaml): a denoised
+                           WFDB record per record in folder <OUT without .csv>/,
+                           and record,path,fs,n_samples,leads rows in OUT
   <OUT stem>.errors.csv    record,reason for every record that got no prediction
                            (unreadable, dropped by the model's recipe, or a recipe
                            action failed on it); header only when there is none
@@ -243,7 +247,9 @@ def run_task(module, args):
     """``ecg predict`` with a beat or delineation model: the rows its task module writes."""
     from ecg.data.dataset import EcgDataset
 
-    header, rows, missing = module.predict(args.model, EcgDataset(path=find_records(args.records)))
+    # a task that writes files beside OUT (the denoised records) takes its path
+    extra = {"out": args.out} if "out" in inspect.signature(module.predict).parameters else {}
+    header, rows, missing = module.predict(args.model, EcgDataset(path=find_records(args.records)), **extra)
     write_csv(args.out, header, rows)
     errors = errors_path(args.out)
     write_errors(errors, missing)

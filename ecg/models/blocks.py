@@ -17,6 +17,8 @@ Keras backend and save to ``.keras`` files that load with ``safe_mode=True``.
 import keras
 from keras import layers
 
+from ecg.errors import ConfigError
+
 
 def _rank(x):
     return len(x.shape) - 2
@@ -238,14 +240,20 @@ def output_head(x, num_classes, task="classification", output_activation="softma
         task: ``"classification"`` or ``"segmentation"``.
         output_activation: ``"softmax"``, ``"sigmoid"`` or ``"linear"``.
         dropout: Dropout rate before the dense layer.
-        pooling: ``"avg"``, or ``"avgmax"`` to concatenate global max pooling to the
-            average (classification of 1-D features only).
+        pooling: ``"avg"``, ``"avgmax"`` to concatenate global max pooling to the
+            average (classification of 1-D features only), or ``"flatten"``: no pooling,
+            the features of every step flattened into the dense layer (fixed lengths only).
 
     Output shape:
         ``(batch, num_classes)`` or ``(batch, steps, num_classes)``.
     """
     rank = len(x.shape) - 2
-    if task == "classification" and rank > 0:
+    if task == "classification" and rank > 0 and pooling == "flatten":
+        if any(dim is None for dim in x.shape[1:]):
+            raise ConfigError("head_pooling='flatten' needs a fixed input length; give input_shape=(steps, "
+                              f"channels) with steps an integer number of samples. Received: features {x.shape}")
+        x = layers.Flatten(name="flattened")(x)
+    elif task == "classification" and rank > 0:
         pooled = _pick(rank, layers.GlobalAveragePooling1D, layers.GlobalAveragePooling2D)()(x)
         if pooling == "avgmax":
             maxed = _pick(rank, layers.GlobalMaxPooling1D, layers.GlobalMaxPooling2D)()(x)

@@ -35,6 +35,7 @@ _BUILTINS = {
     "tcn": ("ecg.models.tcn:tcn", "TcnParams"),
     "unet": ("ecg.models.unet:unet", "UnetParams"),
     "unext": ("ecg.models.unext:unext", "UnextParams"),
+    "autoencoder": ("ecg.models.autoencoder:autoencoder", "AutoencoderParams"),
     "efficientnet": ("ecg.models.efficientnet:efficientnet", "EfficientNetParams"),
     "resnet": ("ecg.models.resnet:resnet", "ResnetParams"),
     "mobileone": ("ecg.models.mobileone:mobileone", "MobileOneParams"),

@@ -33,15 +33,18 @@ class ArchParams(BaseModel):
             gives logits.
         head_dropout: Dropout rate applied just before the output layer.
         head_pooling: Pooling over time before a classification head: ``"avg"``
-            (global average) or ``"avgmax"`` (global average and global max,
-            concatenated).
+            (global average), ``"avgmax"`` (global average and global max,
+            concatenated), or ``"flatten"`` (no pooling: every step's features reach
+            the output layer, which keeps where in the window a feature is; for a
+            head whose outputs are positions in time, such as a forecast of the next
+            samples; needs a fixed input length).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     output_activation: OutputActivation = "softmax"
     head_dropout: Dropout = 0.0
-    head_pooling: Literal["avg", "avgmax"] = "avg"
+    head_pooling: Literal["avg", "avgmax", "flatten"] = "avg"
 
 
 class _Block(BaseModel):
@@ -171,6 +174,34 @@ class UnetParams(ArchParams):
     norm: Norm = "batch"
     activation: Activation = "relu6"
     dropout: Dropout = 0.0
+
+
+class AutoencoderParams(ArchParams):
+    """Convolutional autoencoder: an encoder down to a small latent vector and a decoder back.
+
+    Unlike a U-Net it has no skip connections, so everything it reconstructs passes
+    through ``latent`` numbers: trained on normal beats only, it reconstructs normal
+    beats well and others badly (the reconstruction error is an anomaly score).
+
+    Args:
+        filters: Channels of each encoder level (the decoder mirrors them), top first;
+            each level pools time by ``pool_size``. The input length must be a multiple
+            of ``pool_size ** len(filters)``.
+        kernel_size: Kernel length, in samples.
+        pool_size: Pooling and upsampling factor between levels, in samples.
+        latent: Size of the bottleneck vector.
+        norm: Normalization after each convolution.
+        activation: Activation after each convolution.
+        output_activation: ``"linear"``: the output is a signal, not probabilities.
+    """
+
+    filters: list[PositiveInt] = Field(default=[16, 32, 32], min_length=1)
+    kernel_size: PositiveInt = 7
+    pool_size: PositiveInt = 2
+    latent: PositiveInt = 16
+    norm: Norm = "batch"
+    activation: Activation = "relu"
+    output_activation: OutputActivation = "linear"
 
 
 class UnextParams(ArchParams):

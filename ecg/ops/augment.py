@@ -212,3 +212,155 @@ def lead_dropout(x, rng, rate=0.25, p=1.0):
     keep_one = rng.integers(0, x.shape[-2], size=x.shape[:-2])
     np.put_along_axis(drop, keep_one[..., None], False, axis=-1)
     return _apply(x, np.where(drop[..., None], 0, x), rng, p)
+
+
+NOISE_KINDS = ("bw", "ma", "em", "pl")
+"""Noise kinds of :func:`noise_signals`: baseline wander, muscle artefact, electrode motion,
+power line (the three MIT-BIH Noise Stress Test kinds and mains hum)."""
+
+
+def electrode_motion(shape, fs, rng, rate=0.5, decay=(0.1, 0.5), burst_freq=(1.0, 10.0),
+                     burst_width=(0.05, 0.3)):
+    """Electrode-motion artefact: random baseline jumps that decay, and short oscillating bursts.
+
+    A synthetic stand-in for the ``em`` record of the MIT-BIH Noise Stress Test Database
+    (Moody, Muldrow & Mark, CinC 1984): motion of an electrode changes the skin-electrode
+    impedance, which shows as abrupt baseline shifts relaxing back, and as transients
+    in the ECG band that can look like beats. Events arrive as a Poisson process of
+    ``rate`` per second; each is a step of random sign and size relaxing with a time
+    constant in ``decay`` seconds, plus a Gaussian-windowed sinusoid of a frequency in
+    ``burst_freq`` Hz and a width (SD) in ``burst_width`` seconds.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Output shape, time on the last axis.
+    fs : float
+        Sampling rate in Hz.
+    rng : numpy.random.Generator
+        The random draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``shape``, in arbitrary units (scale it to an SNR).
+
+    Examples
+    --------
+    >>> em = electrode_motion((2, 3600), 360, np.random.default_rng(0))
+    >>> em.shape, bool(np.abs(em).max() > 0)
+    ((2, 3600), True)
+    """
+    n = shape[-1]
+    t = np.arange(n) / fs
+    flat = np.zeros((int(np.prod(shape[:-1], dtype=np.int64)), n))
+    duration = n / fs
+    for row in flat:
+        # at least one event per item, so that no item is left without artefact
+        for onset in rng.uniform(0, duration, size=max(1, rng.poisson(rate * duration))):
+            after = t >= onset
+            row[after] += rng.normal() * np.exp(-(t[after] - onset) / rng.uniform(*decay))
+            width = rng.uniform(*burst_width)
+            row += (rng.normal() * np.exp(-0.5 * ((t - onset) / width) ** 2)
+                    * np.sin(2 * np.pi * rng.uniform(*burst_freq) * (t - onset) + rng.uniform(0, 2 * np.pi)))
+    return flat.reshape(shape)
+
+
+def noise_signals(kind, shape, fs, rng, powerline_freq=50.0):
+    """Pure noise of one kind, of unit power per item and lead (its last-axis variance is 1).
+
+    =========  ======================================================================
+    ``bw``     baseline wander: 3 sinusoids of 0.05-0.5 Hz (:func:`baseline_wander`)
+    ``ma``     muscle artefact: Gaussian noise band-limited to 20-150 Hz (:func:`emg_noise`)
+    ``em``     electrode motion (:func:`electrode_motion`)
+    ``pl``     power line: a sinusoid of ``powerline_freq`` Hz and its 2nd harmonic (up to 0.3 of it)
+    =========  ======================================================================
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`NOISE_KINDS`.
+    shape : tuple of int
+        Output shape, time on the last axis.
+    fs : float
+        Sampling rate in Hz.
+    rng : numpy.random.Generator
+        The random draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``shape``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``kind``.
+    """
+    zeros = np.zeros(shape)
+    if kind == "bw":
+        noise = baseline_wander(zeros, fs, rng, amplitude=1.0)
+    elif kind == "ma":
+        high = min(150.0, 0.45 * fs)
+        noise = band_pass(rng.standard_normal(shape), fs, 20.0, high if high > 20.0 else None)
+    elif kind == "em":
+        noise = electrode_motion(shape, fs, rng)
+    elif kind == "pl":
+        t = np.arange(shape[-1]) / fs
+        items = shape[:-1]
+        noise = np.sin(2 * np.pi * powerline_freq * t + rng.uniform(0, 2 * np.pi, size=items + (1,)))
+        if 2 * powerline_freq < fs / 2:
+            noise = noise + rng.uniform(0, 0.3, size=items + (1,)) * np.sin(
+                2 * np.pi * 2 * powerline_freq * t + rng.uniform(0, 2 * np.pi, size=items + (1,)))
+    else:
+        raise ValueError(f"Expected a noise kind in {NOISE_KINDS}. Received: kind={kind!r}.")
+    noise = noise - noise.mean(axis=-1, keepdims=True)
+    return noise / np.sqrt(np.maximum(noise.var(axis=-1, keepdims=True), 1e-24))
+
+
+def noise_at_snr(x, fs, rng, snr_db, kinds=NOISE_KINDS, powerline_freq=50.0):
+    """Realistic noise for clean signals ``x`` at a signal-to-noise ratio of ``snr_db`` dB.
+
+    Each item gets a mixture of the noise ``kinds`` (:func:`noise_signals`) with random
+    weights (a flat Dirichlet draw of the kinds' power shares), scaled per lead so that
+    ``10 log10(power(x) / power(noise)) == snr_db`` exactly, the power of ``x`` taken
+    about its mean (as in :func:`gaussian_noise`).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Clean signals ``(n, ..., n_samples)``.
+    fs : float
+        Sampling rate in Hz.
+    rng : numpy.random.Generator
+        The random draws.
+    snr_db : float or tuple of float
+        The SNR in dB, or a ``(low, high)`` range drawn per item.
+    kinds : sequence of str
+        Noise kinds mixed (of :data:`NOISE_KINDS`); one kind gives that kind alone.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 noise of ``x``'s shape; ``x + noise`` is the noisy signal.
+
+    Examples
+    --------
+    >>> x = np.sin(np.arange(3600) / 20)[None, None]
+    >>> noise = noise_at_snr(x, 360, np.random.default_rng(0), snr_db=6)
+    >>> round(float(10 * np.log10(x.var() / noise.var())), 6)
+    6.0
+    """
+    kinds = list(kinds)
+    if not kinds:
+        raise ValueError("Expected at least one noise kind. Received: kinds=[].")
+    low, high = np.broadcast_to(snr_db, 2)
+    snr = _per_item(rng, x, low, high) if high > low else low
+    shares = rng.dirichlet(np.ones(len(kinds)), size=x.shape[0]) if len(kinds) > 1 else np.ones((x.shape[0], 1))
+    noise = np.zeros(x.shape)
+    for k, kind in enumerate(kinds):
+        weight = np.sqrt(shares[:, k]).reshape(-1, *(1,) * (x.ndim - 1))
+        noise += weight * noise_signals(kind, x.shape, fs, rng, powerline_freq)
+    noise -= noise.mean(axis=-1, keepdims=True)
+    scale = np.sqrt(_power(x) / 10 ** (snr / 10) / np.maximum(noise.var(axis=-1, keepdims=True), 1e-24))
+    return scale * noise

@@ -6,6 +6,7 @@
 ``rhythm``              :mod:`ecg.tasks.rhythm`: one label per record (CinC 2017)
 ``beats``               :mod:`ecg.tasks.beats`: one AAMI class per beat (MIT-BIH DS1 -> DS2)
 ``delineation``         :mod:`ecg.tasks.delineation`: P/QRS/T masks per lead (LUDB)
+``denoising``           :mod:`ecg.tasks.denoising`: noisy ECG in, clean ECG out (MIT-BIH)
 ======================  ==========================================================
 
 Each module defines ``Config`` (a :class:`~ecg.tasks.base.TaskConfig`) and
@@ -18,7 +19,8 @@ from importlib import import_module
 
 from ecg.errors import ConfigError
 
-TASKS = {"rhythm": "ecg.tasks.rhythm", "delineation": "ecg.tasks.delineation", "beats": "ecg.tasks.beats"}
+TASKS = {"rhythm": "ecg.tasks.rhythm", "delineation": "ecg.tasks.delineation", "beats": "ecg.tasks.beats",
+         "denoising": "ecg.tasks.denoising"}
 
 
 def get_task(name):
