@@ -49,6 +49,34 @@ def test_npz_dump_and_load_round_trip(fixture_dir, tmp_path):
         ds.create_batch(batch.indices).load(src=str(tmp_path), fmt="npz", components="target")
 
 
+def test_npz_memory_equals_disk_is_copied_and_follows_rewrites(fixture_dir, tmp_path):
+    from ecg.io.npz import NPZ_MEMORY
+
+    ds = EcgDataset(path=str(fixture_dir / "cinc2017/*.hea"))
+    batch = ds.next_batch(3, shuffle=False).load(fmt="wfdb", components=["signal", "meta"])
+    batch.dump(dst=str(tmp_path), fmt="npz")
+    NPZ_MEMORY.clear()
+    first = ds.create_batch(batch.indices).load(src=str(tmp_path), fmt="npz", memory=True)
+    assert len(NPZ_MEMORY) == 3 and NPZ_MEMORY.nbytes >= sum(s.nbytes for s in batch.signal)
+    first.signal[0] *= 0                              # in place: must not reach the kept record
+    again = ds.create_batch(batch.indices).load(src=str(tmp_path), fmt="npz", memory=True)
+    disk = ds.create_batch(batch.indices).load(src=str(tmp_path), fmt="npz")
+    for i in range(3):
+        np.testing.assert_array_equal(again.signal[i], batch.signal[i])
+        np.testing.assert_array_equal(again.signal[i], disk.signal[i])
+        assert again.meta[i] == disk.meta[i]
+    # a record dumped again (other content, other size) is read from disk again
+    changed = ds.create_batch(batch.indices[:1]).load(fmt="wfdb", components=["signal", "meta"])
+    changed.signal[0] = changed.signal[0][:, :1000]
+    changed.dump(dst=str(tmp_path), fmt="npz")
+    third = ds.create_batch(batch.indices).load(src=str(tmp_path), fmt="npz", memory=True)
+    assert third.signal[0].shape == (1, 1000) and third.signal[1].shape == batch.signal[1].shape
+    with pytest.raises(EcgError, match="memory"):
+        ds.create_batch(batch.indices).load(fmt="wfdb", memory=True)
+    NPZ_MEMORY.clear()
+    assert len(NPZ_MEMORY) == 0
+
+
 def test_npz_round_trip_of_split_masks_and_annotations(fixture_dir, tmp_path):
     ds = EcgDataset(path=str(fixture_dir / "ludb/*.hea"))
     batch = (ds.next_batch(2, shuffle=False)

@@ -11,6 +11,7 @@ from ecg.io import read_annotation, read_header_meta, read_labels, read_npz, rea
 from ecg.io.dicom import read_dicom
 from ecg.io.wav import read_wav
 from ecg.io.labels import labels_for
+from ecg.io.npz import NPZ_MEMORY
 from ecg.report import pipeline_report
 
 _WFDB_FORMATS = ("wfdb", "mat", "dat", "edf")
@@ -47,7 +48,7 @@ class IOMixin:
     @action
     def load(self, src=None, fmt=None, components=None, *args, ann_ext=None, channels=None,
              index_col=None, label_col=None, classes=None, on_flat="record", invalid="raise",
-             on_error="raise", report=None, dst=None, **kwargs):
+             on_error="raise", report=None, dst=None, memory=False, **kwargs):
         """Load components from files.
 
         Parameters
@@ -86,6 +87,10 @@ class IOMixin:
         invalid : {"raise", "interpolate", "zero", "keep"}
             For ``"wfdb"`` signals: what WFDB's invalid samples (gaps, the end of a skewed
             signal) do (see :func:`ecg.io.read_record`; listed in ``meta["invalid_runs"]``).
+        memory : bool
+            For ``"npz"``: keep the decoded records in memory (:data:`ecg.io.npz.NPZ_MEMORY`,
+            up to 2 GiB), so that later epochs do not decode the files again. A record
+            rewritten on disk is read again; each batch gets its own copies.
         on_error : {"raise", "skip"}
             What a bad record does (missing or truncated file, header mismatch, unknown
             format, non-finite samples, invalid ``fs``, missing label, label not in
@@ -128,6 +133,8 @@ class IOMixin:
         """
         if on_error not in ON_ERROR:
             raise ConfigError(f"Expected on_error in {ON_ERROR}. Received: on_error={on_error!r}.")
+        if memory and fmt != "npz":
+            raise ConfigError(f"load(memory=True) keeps npz cache records; fmt={fmt!r} has no memory option")
         if fmt in _WFDB_FORMATS:
             bad = self._load_wfdb(src, _as_tuple(components) or ("signal", "meta"),
                                   _as_tuple(ann_ext), channels, on_flat, on_error, invalid)
@@ -138,7 +145,7 @@ class IOMixin:
             bad = self._load_csv(src, _as_tuple(components) or ("target",), index_col, label_col,
                                  classes, on_error)
         elif fmt == "npz":
-            bad = self._load_npz(src, _as_tuple(components), on_error)
+            bad = self._load_npz(src, _as_tuple(components), on_error, memory)
         elif fmt == "shards":
             bad = self._load_shards(src, _as_tuple(components), on_error)
         else:
@@ -252,10 +259,11 @@ class IOMixin:
         self.set_component("target", targets)
         return bad
 
-    def _load_npz(self, src, components, on_error):
+    def _load_npz(self, src, components, on_error, memory=False):
         if src is None:
             raise EcgError("load(fmt='npz') needs src='folder' written by dump(dst='folder', fmt='npz')")
-        return self._store_cached(lambda ix: read_npz(self.record_path(ix, src, ext=".npz")), src, components,
+        reader = NPZ_MEMORY.read if memory else read_npz
+        return self._store_cached(lambda ix: reader(self.record_path(ix, src, ext=".npz")), src, components,
                                   on_error)
 
     def _load_shards(self, src, components, on_error):

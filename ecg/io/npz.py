@@ -79,6 +79,79 @@ def write_npz(path, signal=None, annotation=None, meta=None, target=None, featur
         raise
 
 
+class NpzMemory:
+    """Records read by :func:`read_npz`, kept decoded in memory (``load(fmt="npz", memory=True)``).
+
+    A training pipeline reads the same cached records every epoch; decoding an npz file
+    (zip members, ``.npy`` headers) costs more Python time than the training step waits
+    for. An entry is keyed by the file's path, size and modification time, so a file
+    rewritten by a new ``dump`` is read again. Every read returns fresh copies of the
+    arrays: an action that changes a signal in place cannot change the kept record.
+    Records beyond ``max_bytes`` are read from disk as before (not kept).
+
+    Parameters
+    ----------
+    max_bytes : int
+        The most array bytes kept.
+    """
+
+    def __init__(self, max_bytes=2 * 1024 ** 3):
+        self.max_bytes = int(max_bytes)
+        self.nbytes = 0
+        self._items = {}
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._items)
+
+    def clear(self):
+        """Forget every kept record."""
+        with self._lock:
+            self._items.clear()
+            self.nbytes = 0
+
+    def read(self, path):
+        """:func:`read_npz` of ``path``, from memory when the file has not changed."""
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return read_npz(path)                       # its own "not found" error
+        key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+        item = self._items.get(key)
+        if item is None:
+            item = read_npz(path)
+            size = _nbytes(item)
+            with self._lock:
+                if self.nbytes + size <= self.max_bytes and key not in self._items:
+                    self._items[key] = item
+                    self.nbytes += size
+        return _copy(item)
+
+
+def _nbytes(value):
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_nbytes(v) for v in value)
+    return 64
+
+
+def _copy(value):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {key: _copy(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+NPZ_MEMORY = NpzMemory()
+"""The process's :class:`NpzMemory`, used by ``load(fmt="npz", memory=True)``."""
+
+
 def read_npz(path):
     """Read a record written by :func:`write_npz`; return a dict of its components."""
     name = os.path.basename(os.fspath(path))

@@ -220,7 +220,7 @@ def train_pipeline(cfg, train_set, cache_dir, reference, model_cfg):
     pipeline = (train_set.p
                 .init_model("net", KerasBaseModel, mode="dynamic", config=model_cfg)
                 .init_variable("loss", [])
-                .load(src=str(cache_dir), fmt="npz", components=components)
+                .load(src=str(cache_dir), fmt="npz", components=components, memory=True)
                 .load(src=str(reference), fmt="csv", components="target", classes=cfg.classes)
                 .pad_signals(length, mode="wrap")
                 .random_crop_signals(length))
@@ -240,7 +240,7 @@ def predict_cached(cfg, source, dataset, cache_dir, batch_size=64):
 
     components = ["signal", "meta", "features"] if cfg.prepare.features else ["signal", "meta"]
     pipeline = (dataset.p.import_model("net", source).init_variable("prediction", {})
-                .load(src=str(cache_dir), fmt="npz", components=components))
+                .load(src=str(cache_dir), fmt="npz", components=components, memory=True))
     pipeline = apply_recipe(pipeline, predict_recipe(cfg))
     pipeline = pipeline.predict_on_batch("net", save_to=V("prediction", mode="u"), aggregate="mean",
                                          by_record=True)
