@@ -1,4 +1,6 @@
 """Validated configuration: pydantic models that reject unknown keys and say which are valid."""
+import typing
+
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ecg.errors import ConfigError
@@ -46,13 +48,23 @@ def format_validation_error(exc, model, what):
     return "\n".join(lines)
 
 
+def find_model(annotation):
+    """The pydantic model class in a field's annotation (``Optional[M]``, ``list[M]``...), or ``None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = find_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
 def _fields_at(model, loc):
     """Field names of the (nested) model that ``loc`` points into."""
     for part in loc:
         field = model.model_fields.get(part) if isinstance(part, str) else None
-        annotation = getattr(field, "annotation", None)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        else:
+        nested = find_model(getattr(field, "annotation", None))
+        if nested is None:
             break
+        model = nested
     return model.model_fields.keys()

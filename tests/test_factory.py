@@ -180,8 +180,10 @@ def test_model_with_wrong_output_shape_is_rejected():
 
 def test_cli_lists_builtins_and_user_models(user_model, capsys):
     assert main(["models"]) == 0
-    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    lines = capsys.readouterr().out.splitlines()
+    listed = [line.split()[0] for line in lines[:lines.index("")]]      # then the front-ends
     assert listed == sorted(BUILTINS + [user_model])
+    assert lines[lines.index("") + 1].startswith("front-ends")
     assert main(["models", "list"]) == 0
 
 

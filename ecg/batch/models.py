@@ -77,10 +77,42 @@ class ModelMixin:
             rows.append(f if np.ndim(sig) == 3 else f[None])
         return np.concatenate(rows)
 
+    def frontend_features(self, model, windows=None):
+        """The features ``model``'s feature front-end computes from its windows (see :mod:`ecg.models.frontends`).
+
+        Parameters
+        ----------
+        model : KerasBaseModel
+            A model with ``feature_input.frontend`` in its config.
+        windows : numpy.ndarray, optional
+            :meth:`model_inputs` of this batch by default.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(n_windows, n_features)``, each record's windows at its own rate.
+        """
+        windows = self.model_inputs() if windows is None else windows
+        rates = np.unique(np.asarray(self.fs, dtype=np.float64))
+        if len(rates) == 1:
+            return model.frontend_features(windows, rates[0])
+        counts = self.segment_counts()
+        if counts.sum() != len(windows):
+            raise RecordError(self.record_name(0), f"{len(windows)} windows for records of several rates "
+                              f"{rates.tolist()} Hz giving {counts.sum()}: resample them to one rate first")
+        parts = np.split(windows, np.cumsum(counts)[:-1])
+        return np.concatenate([model.frontend_features(part, fs) for part, fs in zip(parts, self.fs)])
+
     def _model_x(self, model, x=None):
-        """What ``model`` takes: the windows, and the features too when its config asks for them."""
+        """What ``model`` takes: the windows, and the features too when its config asks for them.
+
+        The features come from the model's feature front-end when it has one, else from
+        the ``features`` component.
+        """
         windows = self.model_inputs(x)
         if getattr(model, "takes_features", False):
+            if getattr(model, "feature_frontend", None) is not None:
+                return [windows, self.frontend_features(model, windows)]
             return [windows, self.model_features()]
         return windows
 

@@ -20,11 +20,11 @@ Importing this module does not import Keras: built-ins are registered as
 ``"module:function"`` strings and resolved on first :meth:`ModelFactory.get`.
 """
 import inspect
-import typing
 from importlib import import_module
 
 from pydantic import BaseModel, ValidationError
 
+from ecg.config import find_model
 from ecg.errors import ConfigError, ModelError
 
 TASKS = ("classification", "segmentation")
@@ -135,21 +135,11 @@ def _nested_model(model, loc):
         if isinstance(part, int) or current is None:
             continue
         field = current.model_fields.get(part)
-        current = _find_model(field.annotation) if field is not None else None
+        current = find_model(field.annotation) if field is not None else None
     return current
 
 
-def _find_model(annotation):
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _find_model(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def validation_message(name, model, error):
+def validation_message(name, model, error, kind="architecture"):
     """Turn a pydantic ``ValidationError`` into one message naming keys and valid keys."""
     lines = []
     for item in error.errors():
@@ -162,12 +152,108 @@ def validation_message(name, model, error):
             line += f"; valid keys here: {', '.join(owner.model_fields)}"
         lines.append(line)
     return (
-        f"architecture {name!r}: invalid params: " + "; ".join(lines)
+        f"{kind} {name!r}: invalid params: " + "; ".join(lines)
         + f". Valid keys: {', '.join(model.model_fields)}."
     )
 
 
-class ModelFactory:
+class Registry:
+    """Names -> (function, pydantic parameters model), imported on first use.
+
+    The common part of :class:`ModelFactory` (architectures) and
+    :class:`ecg.models.frontends.FrontendFactory` (feature front-ends): register,
+    list, look up and validate parameters; ``kind`` names what is registered in the
+    messages.
+    """
+
+    kind = "architecture"
+
+    def __init__(self):
+        self._entries = {}
+
+    def register(self, name, fn, params_model, replace=False):
+        """Register ``name``.
+
+        Args:
+            name: Name used in configurations, e.g. ``"my_net"``.
+            fn: The builder, or a ``"module:function"`` string.
+            params_model: A pydantic model class (or ``"module:Class"`` string)
+                validating the ``params`` of a configuration; use
+                ``ConfigDict(extra="forbid")`` so misspelt keys are reported.
+            replace: Allow replacing what is already registered as ``name``.
+
+        Raises:
+            ConfigError: ``name`` is taken and ``replace`` is false, or it is empty.
+        """
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{self.kind} name must be a non-empty string. Received: {name!r}")
+        if name in self._entries and not replace:
+            raise ConfigError(
+                f"{self.kind} {name!r} is already registered; pass replace=True to replace it"
+            )
+        self._entries[name] = [fn, params_model]
+
+    def unregister(self, name):
+        """Remove ``name``; ``ConfigError`` if it is not registered."""
+        self._entry(name)
+        del self._entries[name]
+
+    def has(self, name):
+        """Whether ``name`` is registered."""
+        return name in self._entries
+
+    def list(self):
+        """The registered names, sorted."""
+        return sorted(self._entries)
+
+    def get(self, name):
+        """Return the function of ``name``, importing it on first use."""
+        entry = self._entry(name)
+        entry[0] = _resolve(entry[0])
+        return entry[0]
+
+    def params_model(self, name):
+        """Return the pydantic parameters model of ``name`` (without importing Keras)."""
+        entry = self._entry(name)
+        entry[1] = _resolve(entry[1])
+        return entry[1]
+
+    def describe(self, name):
+        """The first line of the parameters model's docstring: what ``name`` builds."""
+        doc = inspect.getdoc(self.params_model(name)) or ""
+        return doc.split("\n\n")[0].replace("\n", " ")
+
+    def validate_params(self, name, params):
+        """Validate ``params`` (dict, model instance or ``None``) for ``name``.
+
+        Returns:
+            An instance of the parameters model of ``name``.
+
+        Raises:
+            ConfigError: Unknown keys or invalid values; the message lists the valid keys.
+        """
+        model = self.params_model(name)
+        if isinstance(params, model):
+            return params
+        if isinstance(params, BaseModel):
+            params = params.model_dump(exclude_unset=True)
+        try:
+            return model.model_validate(params or {})
+        except ValidationError as exc:
+            raise ConfigError(validation_message(name, model, exc, self.kind)) from None
+
+    def _entry(self, name):
+        if name not in self._entries:
+            raise ConfigError(
+                f"unknown {self.kind} {name!r}; registered: {', '.join(self.list())}. "
+                f"Register your own with {self._register_hint}."
+            )
+        return self._entries[name]
+
+    _register_hint = "model_factory.register(name, fn, params_model)"
+
+
+class ModelFactory(Registry):
     """A registry of architectures: name -> (builder function, parameters model).
 
     A builder is ``fn(inputs, params, num_classes[, task]) -> keras.Model`` where
@@ -186,83 +272,9 @@ class ModelFactory:
         (True, ['tiny'])
     """
 
-    def __init__(self):
-        self._entries = {}
-
-    def register(self, name, fn, params_model, replace=False):
-        """Register architecture ``name``.
-
-        Args:
-            name: Name used in configurations, e.g. ``"my_net"``.
-            fn: The builder, or a ``"module:function"`` string.
-            params_model: A pydantic model class (or ``"module:Class"`` string)
-                validating the ``params`` of a configuration; use
-                ``ConfigDict(extra="forbid")`` so misspelt keys are reported.
-            replace: Allow replacing an architecture already registered as ``name``.
-
-        Raises:
-            ConfigError: ``name`` is taken and ``replace`` is false, or it is empty.
-        """
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"architecture name must be a non-empty string. Received: {name!r}")
-        if name in self._entries and not replace:
-            raise ConfigError(
-                f"architecture {name!r} is already registered; pass replace=True to replace it"
-            )
-        self._entries[name] = [fn, params_model]
-
-    def unregister(self, name):
-        """Remove architecture ``name``; ``ConfigError`` if it is not registered."""
-        self._entry(name)
-        del self._entries[name]
-
-    def has(self, name):
-        """Whether architecture ``name`` is registered."""
-        return name in self._entries
-
-    def list(self):
-        """The registered names, sorted."""
-        return sorted(self._entries)
-
-    def get(self, name):
-        """Return the builder function of ``name``, importing it on first use."""
-        entry = self._entry(name)
-        entry[0] = _resolve(entry[0])
-        return entry[0]
-
-    def params_model(self, name):
-        """Return the pydantic parameters model of ``name`` (without importing Keras)."""
-        entry = self._entry(name)
-        entry[1] = _resolve(entry[1])
-        return entry[1]
-
-    def describe(self, name):
-        """The first line of the parameters model's docstring: what ``name`` builds."""
-        doc = inspect.getdoc(self.params_model(name)) or ""
-        return doc.split("\n\n")[0].replace("\n", " ")
-
-    def validate_params(self, name, params):
-        """Validate ``params`` (dict, model instance or ``None``) for architecture ``name``.
-
-        Returns:
-            An instance of the architecture's parameters model.
-
-        Raises:
-            ConfigError: Unknown keys or invalid values; the message lists the valid keys.
-        """
-        model = self.params_model(name)
-        if isinstance(params, model):
-            return params
-        if isinstance(params, BaseModel):
-            params = params.model_dump(exclude_unset=True)
-        try:
-            return model.model_validate(params or {})
-        except ValidationError as exc:
-            raise ConfigError(validation_message(name, model, exc)) from None
-
     def build(self, arch, input_shape, num_classes, task="classification"):
         """Build the network configured by ``arch``; see :func:`build_network`."""
-        name, params = _split_arch(arch)
+        name, params, frontend = _split_arch(arch)
         params = self.validate_params(name, params)
         if task not in TASKS:
             raise ConfigError(f"task must be one of {TASKS}. Received: task={task!r}")
@@ -279,32 +291,29 @@ class ModelFactory:
         import keras
 
         inputs = keras.Input(shape=input_shape, name="ecg")
-        model = fn(inputs, params, num_classes, **kwargs)
+        if frontend is None:
+            model = fn(inputs, params, num_classes, **kwargs)
+        else:
+            from ecg.models.frontends import with_signal_frontend
+
+            model = with_signal_frontend(frontend, inputs, lambda x: fn(x, params, num_classes, **kwargs), task)
         _check_output(name, model, input_shape, num_classes, task)
         return model
-
-    def _entry(self, name):
-        if name not in self._entries:
-            raise ConfigError(
-                f"unknown architecture {name!r}; registered: {', '.join(self.list())}. "
-                "Register your own with model_factory.register(name, fn, params_model)."
-            )
-        return self._entries[name]
 
 
 def _split_arch(arch):
     if isinstance(arch, str):
-        return arch, None
+        return arch, None, None
     if isinstance(arch, dict):
-        unknown = set(arch) - {"name", "params"}
+        unknown = set(arch) - {"name", "params", "frontend"}
         if unknown or "name" not in arch:
             raise ConfigError(
-                "architecture must be {'name': ..., 'params': {...}}. "
-                f"Received keys: {sorted(arch)}"
+                "architecture must be {'name': ..., 'params': {...}} (and optionally 'frontend': "
+                f"{{'name': ..., 'params': {{...}}}}). Received keys: {sorted(arch)}"
             )
-        return arch["name"], arch.get("params")
+        return arch["name"], arch.get("params"), arch.get("frontend")
     if hasattr(arch, "name"):
-        return arch.name, getattr(arch, "params", None)
+        return arch.name, getattr(arch, "params", None), getattr(arch, "frontend", None)
     raise ConfigError(f"architecture must be a dict with 'name' and 'params'. Received: {arch!r}")
 
 
@@ -347,7 +356,10 @@ def build_network(arch, input_shape, num_classes, task="classification"):
 
     Args:
         arch: ``{"name": ..., "params": {...}}``, an object with ``.name`` and
-            ``.params``, or just a name (default parameters).
+            ``.params``, or just a name (default parameters). An optional
+            ``"frontend": {"name": "stft", "params": {...}}`` puts a signal front-end
+            of :mod:`ecg.models.frontends` (FFT or STFT magnitudes, Keras layers)
+            between the input and the architecture.
         input_shape: ``(steps, channels)``: window length in samples and number of
             leads. ``steps`` may be ``None`` for fully convolutional architectures.
         num_classes: Number of output classes.

@@ -15,6 +15,7 @@ from ecg.config import StrictConfig, parse_config
 from ecg.errors import ModelError
 from ecg.locks import file_lock
 from ecg.models.base import BaseModel
+from ecg.models.frontends import FeatureFrontend, SignalFrontend
 from ecg.models.keras_fast import TrainStep
 from ecg.recipes import Recipe
 
@@ -27,10 +28,16 @@ OWN_NETWORK = "own"                 # config.model.name of a network a subclass'
 
 
 class Architecture(StrictConfig):
-    """Which network to build: a name in the ModelFactory and its parameters."""
+    """Which network to build: a name in the ModelFactory and its parameters.
+
+    ``frontend`` (optional) is a signal front-end of :mod:`ecg.models.frontends`,
+    ``{"name": "stft", "params": {...}}``: Keras layers between the input window and
+    the architecture, saved and exported with the network.
+    """
 
     name: str = "fc"
     params: dict[str, Any] = {}
+    frontend: Optional[SignalFrontend] = None
 
 
 class KerasModelConfig(StrictConfig):
@@ -72,7 +79,10 @@ class KerasModelConfig(StrictConfig):
         Give the network a second input, the batch's ``features`` (see
         :mod:`ecg.models.fusion`): ``{"mean": [...], "std": [...], "units": 32,
         "hidden": 64, "dropout": 0.3}``; the statistics standardise the features inside
-        the network. Classification only.
+        the network. Classification only. With ``"frontend": {"name": "hrv", "params":
+        {...}}`` (a feature front-end of :mod:`ecg.models.frontends`) the features are
+        computed from the model's own windows for every batch, in training and in
+        prediction alike, instead of read from the batch's ``features``.
     class_weight : dict, optional
         Class name -> weight of its samples in the loss (e.g. inverse square-root class
         frequencies); applied to every training batch.
@@ -107,8 +117,13 @@ class KerasModelConfig(StrictConfig):
 
 
 class FeatureInput(StrictConfig):
-    """The feature input of a :class:`KerasBaseModel` (see :func:`ecg.models.fusion.with_feature_branch`)."""
+    """The feature input of a :class:`KerasBaseModel` (see :func:`ecg.models.fusion.with_feature_branch`).
 
+    ``frontend``: a feature front-end computing the features from the windows (see
+    :mod:`ecg.models.frontends`); without one they come from the batch's ``features``.
+    """
+
+    frontend: Optional[FeatureFrontend] = None
     n_features: Optional[int] = None
     mean: Optional[list[float]] = None
     std: Optional[list[float]] = None
@@ -254,6 +269,30 @@ class KerasBaseModel(BaseModel):
     def takes_features(self):
         """True when the network has a feature input beside the signal (``feature_input``)."""
         return self.config.feature_input is not None
+
+    @property
+    def feature_frontend(self):
+        """The feature front-end the features come from (``feature_input.frontend``), or ``None``."""
+        return self.config.feature_input.frontend if self.config.feature_input is not None else None
+
+    def frontend_features(self, windows, fs):
+        """Features of ``windows`` ``(n_windows, steps, channels)`` at ``fs`` Hz from :attr:`feature_frontend`.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(n_windows, n_features)``: the network's second input.
+
+        Raises
+        ------
+        ModelError
+            If the model has no feature front-end.
+        """
+        from ecg.models.frontends import compute_features
+
+        if self.feature_frontend is None:
+            raise ModelError("the model has no feature front-end (feature_input.frontend in its config)")
+        return compute_features(self.feature_frontend, windows, fs)
 
     @property
     def builds_own_network(self):
@@ -679,6 +718,10 @@ class KerasBaseModel(BaseModel):
                              "object): the model folder is damaged; save the model again")
         config = parse_config(KerasModelConfig, meta["config"], f"config saved in {meta_path}")
         self._import_architecture(config.model.name)
+        if config.model.frontend is not None:             # its module defines the layers of the network
+            from ecg.models.frontends import frontend_factory
+
+            frontend_factory.get(config.model.frontend.name)
         if os.path.isfile(os.path.join(path, COMPACT_FILE)):
             return self._load_compact(path, config)
         try:

@@ -178,3 +178,44 @@ def cwt(x, fs, scales, wavelet="morl"):
     except ValueError as exc:
         raise SignalError(f"Expected a continuous wavelet. Received: wavelet={wavelet!r} ({exc}).") from None
     return np.moveaxis(coefs, 0, -2), np.asarray(freqs, dtype=np.float64)
+
+
+SUBBAND_STATS = ("energy", "std", "mean_abs", "max_abs")
+"""Statistics :func:`subband_statistics` computes of each band's coefficients."""
+
+
+def subband_statistics(x, wavelet="db4", level=4, mode="symmetric", stats=("energy", "std", "mean_abs")):
+    """Statistics of every band of the :func:`wavedec` decomposition of every lead.
+
+    The bands are PyWavelets' order ``[cA_level, cD_level, ..., cD_1]``: the
+    approximation then the details from coarse to fine (at ``fs`` Hz, detail ``cD_j``
+    covers about ``fs / 2**(j + 1)`` to ``fs / 2**j`` Hz). For each band's coefficients
+    ``c``: ``energy`` is ``mean(c**2)``, ``std`` the population SD, ``mean_abs``
+    ``mean(|c|)``, ``max_abs`` ``max(|c|)``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Signals ``(..., n_samples)``.
+    wavelet, level, mode
+        As in :func:`wavedec`.
+    stats : sequence of str
+        Names from :data:`SUBBAND_STATS`, in the order wanted.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(..., level + 1, len(stats))`` (float32 for float32 signals).
+
+    Examples
+    --------
+    >>> subband_statistics(np.zeros((2, 512)), "db4", level=3).shape
+    (2, 4, 3)
+    """
+    unknown = [name for name in stats if name not in SUBBAND_STATS]
+    if unknown or not len(stats):
+        raise SignalError(f"Expected statistics from {SUBBAND_STATS}. Received: stats={list(stats)}.")
+    functions = {"energy": lambda c: np.mean(c ** 2, axis=-1), "std": lambda c: np.std(c, axis=-1),
+                 "mean_abs": lambda c: np.mean(np.abs(c), axis=-1), "max_abs": lambda c: np.max(np.abs(c), axis=-1)}
+    bands = wavedec(x, wavelet, level=level, mode=mode)
+    return np.stack([np.stack([functions[name](c) for name in stats], axis=-1) for c in bands], axis=-2)
