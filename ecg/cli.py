@@ -24,6 +24,16 @@ examples:
   ecg models | head -3
   ecg COMMAND --help          # each command's options and examples
 
+shared options (every command):
+  --out PATH          where the result goes (a file or a folder: see the command's --help)
+  --set KEY=VALUE     ecg train: a key of the config (train.epochs=2); the others: one of
+                      the command's own options (--set batch_size=32 is --batch-size 32);
+                      an unknown key is an error naming the valid ones
+  --quiet, -q         only the result and errors: no progress bars, summaries or notes
+  --device DEVICE     auto (default), cpu (GPUs hidden before Keras starts) or gpu (fails
+                      unless one is visible)
+  Configs (ecg train CONFIG) are YAML or JSON, validated before any data is read.
+
 exit status (every command):
   0    done
   1    an unexpected error (a bug: the traceback says where)
@@ -58,12 +68,13 @@ def build_parser():
 
 def main(argv=None):
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    from ecg.commands.common import apply_shared
     from ecg.errors import EcgError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code = args.func(args) or 0
+        code = apply_shared(args).func(args) or 0
         sys.stdout.flush()                      # inside the try: a closed pipe is caught here, not at exit
         return code
     except EcgError as exc:

@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationError, create_model,
                       model_validator)
 
-from ecg.errors import ConfigError, RecordError, SignalError
+from ecg.errors import ConfigError, EcgError, RecordError, SignalError
 from ecg.ops.normalize import AXES, METHODS
 from ecg.ops.rpeaks import PanTompkinsConf
 from ecg.ops.segments import ALIGNS
@@ -654,7 +654,7 @@ def apply_recipe(pipeline, recipe):
 
 
 def predict_pipeline(model_path, dataset, model_name="model", components=("signal", "meta"),
-                     on_error="raise", report=None):
+                     on_error="raise", report=None, fmt="wfdb"):
     """A pipeline that loads records, applies the saved model's recipe and predicts.
 
     Parameters
@@ -671,6 +671,8 @@ def predict_pipeline(model_path, dataset, model_name="model", components=("signa
     on_error, report
         Passed to ``load``: with ``on_error="skip"`` an unreadable record is left out
         and listed in ``report`` (an :class:`~ecg.report.ErrorReport`).
+    fmt : str
+        ``load``'s format: ``"wfdb"`` (WFDB and EDF records) or ``"dicom"``.
 
     Returns
     -------
@@ -694,7 +696,7 @@ def predict_pipeline(model_path, dataset, model_name="model", components=("signa
     pipeline = (dataset.p
                 .import_model(model_name, model)
                 .init_variable("prediction", {})
-                .load(fmt="wfdb", components=list(components), on_error=on_error, report=report))
+                .load(fmt=fmt, components=list(components), on_error=on_error, report=report))
     pipeline = apply_recipe(pipeline, model.config.preprocess)
     pipeline = pipeline.predict_on_batch(model_name, save_to=V("prediction", mode="u"), aggregate="mean",
                                          by_record=True)
@@ -752,7 +754,7 @@ def _run_records(pipeline, dataset, indices, failed):
             failed[str(indices[0])] = getattr(exc, "problem", str(exc))
 
 
-def predict_dataset(model_path, dataset, batch_size=64):
+def predict_dataset(model_path, dataset, batch_size=64, fmt="wfdb", strict=False):
     """Predict every record of ``dataset`` with a saved model and its recipe.
 
     A record that cannot be read, that the recipe drops (``drop_short_signals``,
@@ -768,6 +770,11 @@ def predict_dataset(model_path, dataset, batch_size=64):
         Records to predict.
     batch_size : int
         Records per batch.
+    fmt : str
+        How the records are read: ``"wfdb"`` (WFDB and EDF) or ``"dicom"``.
+    strict : bool
+        Stop at the first record that cannot be read or on which a recipe action fails
+        (its error is raised), or that the recipe drops (an :class:`EcgError` naming it).
 
     Returns
     -------
@@ -790,12 +797,21 @@ def predict_dataset(model_path, dataset, batch_size=64):
     if not _plain_int(batch_size) or batch_size < 1:
         raise ConfigError(f"Expected batch_size >= 1. Received: batch_size={batch_size!r}.")
     report = ErrorReport()
-    pipeline, model = predict_pipeline(model_path, dataset, on_error="skip", report=report)
+    pipeline, model = predict_pipeline(model_path, dataset, on_error="raise" if strict else "skip",
+                                       report=report, fmt=fmt)
     pipeline.reset("iter", "vars")     # what a run does first: batches go through execute_for here
     indices = list(dataset.indices)
     failed = {}
     for start in range(0, len(indices), batch_size):
-        _run_records(pipeline, dataset, indices[start:start + batch_size], failed)
+        if strict:
+            from batchflow import SkipBatchException
+
+            try:
+                pipeline.execute_for(dataset.create_batch(np.asarray(indices[start:start + batch_size])))
+            except SkipBatchException:
+                pass                    # every record dropped by the recipe: named below
+        else:
+            _run_records(pipeline, dataset, indices[start:start + batch_size], failed)
     predictions = pipeline.v("prediction")
     records = [str(ix) for ix in indices if ix in predictions]
     n_classes = model.config.num_classes
@@ -807,5 +823,8 @@ def predict_dataset(model_path, dataset, batch_size=64):
                else "no prediction: the record left the batch during the recipe")
     missing = {str(ix): failed.get(str(ix)) or unreadable.get(str(ix)) or dropped
                for ix in indices if ix not in predictions}
+    if strict and missing:
+        record, reason = next(iter(missing.items()))
+        raise EcgError(f"record {record!r}: {reason} (stopped here: strict)")
     classes = model.classes or [str(i) for i in range(probabilities.shape[1])]
     return Predictions(records, probabilities, list(classes), missing)

@@ -65,7 +65,7 @@ logger = logging.getLogger("ecg")
 
 
 def train_epochs(pipeline, model_name, n_epochs, batch_size, checkpoint_dir=None, every=1, resume=False,
-                 seed=0, on_epoch=None, **run_kwargs):
+                 seed=0, on_epoch=None, progress=None, **run_kwargs):
     """Train ``pipeline``'s model ``model_name`` for ``n_epochs``, checkpointing as it goes.
 
     Each epoch runs the pipeline's batches itself, in order, one at a time or with
@@ -102,6 +102,11 @@ def train_epochs(pipeline, model_name, n_epochs, batch_size, checkpoint_dir=None
         Called as ``on_epoch(logs)`` after each epoch with the epoch's dict (below),
         e.g. to print it or to validate; raising :class:`StopTraining` ends the run
         after this epoch.
+    progress : str or bool or EpochProgress, optional
+        What is shown while an epoch runs (:class:`ecg.progress.EpochProgress`):
+        ``"auto"`` (a bar of batches with the running loss, metrics and ETA in a
+        terminal or a notebook, one line per epoch otherwise), ``"bar"``, ``"line"``,
+        ``"off"``; default :func:`ecg.progress.get_default` (``"auto"``).
     run_kwargs
         ``drop_last`` (bool) and ``prefetch`` (int, batches prepared ahead; 0 by default).
 
@@ -157,18 +162,31 @@ def train_epochs(pipeline, model_name, n_epochs, batch_size, checkpoint_dir=None
     elif checkpoint_dir is not None:
         _start_clean(checkpoint_dir)
     report_unlisted_labels(pipeline)
+    from ecg.progress import EpochProgress
+
+    shown = progress if isinstance(progress, EpochProgress) else EpochProgress(progress)
+    total = epoch_batches(pipeline.dataset, batch_size, drop_last)
 
     for epoch in range(start, n_epochs):
         model = _pipeline_model(pipeline, model_name)
         trained_before = len(model.hist) if model is not None else 0
         began = time.perf_counter()
-        run_epoch(pipeline, batch_size, seed + epoch, prefetch=prefetch, drop_last=drop_last,
-                  name=f"epoch {epoch + 1}")
+        shown.start(epoch + 1, n_epochs, total)
+
+        def running(first=trained_before):
+            batches = pipeline.m(model_name).hist[first:]
+            return {key: float(np.mean([b[key] for b in batches])) for key in (batches[0] if batches else ())}
+        try:
+            run_epoch(pipeline, batch_size, seed + epoch, prefetch=prefetch, drop_last=drop_last,
+                      name=f"epoch {epoch + 1}", on_batch=lambda: shown.batch(running))
+        finally:
+            shown.close()                   # a failed epoch leaves no bar open; a done one is ended below
         model = pipeline.m(model_name)
         batches = model.hist[trained_before:]
         logs = {"epoch": epoch + 1, "batches": len(batches), "seconds": time.perf_counter() - began}
         for key in batches[0] if batches else ():
             logs[key] = float(np.mean([b[key] for b in batches]))
+        shown.end(logs)
         history.append(logs)
         stop = None
         if on_epoch is not None:
@@ -186,6 +204,18 @@ def train_epochs(pipeline, model_name, n_epochs, batch_size, checkpoint_dir=None
     return history
 
 
+def epoch_batches(dataset, batch_size, drop_last=False):
+    """Batches in one epoch of ``dataset`` (a batch size above its size is clipped), ``None`` if unknown."""
+    try:
+        n_items = len(dataset)
+    except TypeError:
+        return None
+    if not isinstance(batch_size, int) or batch_size < 1 or n_items == 0:
+        return None
+    size = min(batch_size, n_items)
+    return n_items // size if drop_last else -(-n_items // size)
+
+
 class StopTraining(Exception):
     """Raised by an ``on_epoch`` callback of :func:`train_epochs` to end the run after this epoch
     (early stopping); the epoch is kept and checkpointed."""
@@ -198,7 +228,7 @@ def _pipeline_model(pipeline, model_name):
 
 
 # --- running one epoch ------------------------------------------------------------------------
-def run_epoch(pipeline, batch_size, shuffle, prefetch=0, drop_last=False, name="epoch"):
+def run_epoch(pipeline, batch_size, shuffle, prefetch=0, drop_last=False, name="epoch", on_batch=None):
     """Run ``pipeline`` once over its dataset; return ``(done, skipped)`` batch counts.
 
     The batches, their order and their random seeds are those of
@@ -222,6 +252,8 @@ def run_epoch(pipeline, batch_size, shuffle, prefetch=0, drop_last=False, name="
         Leave out the last, shorter batch.
     name : str
         What the run is, in error messages (``"epoch 3"``).
+    on_batch : callable, optional
+        Called with no argument after each batch run to its end (a progress bar).
 
     Returns
     -------
@@ -292,6 +324,8 @@ def run_epoch(pipeline, batch_size, shuffle, prefetch=0, drop_last=False, name="
                                  f"{type(exc).__name__}: {exc}") from exc
             else:
                 done += 1
+                if on_batch is not None:
+                    on_batch()
             submit()
     finally:
         for _, _, future in pending:

@@ -5,6 +5,7 @@ EXAMPLE = """examples:
   ecg download ludb --mirror ../shared/data/mirror       # from a local mirror
   ecg download cinc2017 --dest data/downloads            # from PhysioNet
   ecg download mitdb --files --quiet                      # file by file, no progress bars
+  ecg download ludb --mirror ../shared/data/mirror --out data/ludb --set force=true
 
 exit status: 0 done (the extracted folder is printed); 2 an unknown database, a failed
 download or a checksum that does not match (the file is named).
@@ -15,6 +16,7 @@ def register(subparsers):
     """Add the ``download`` sub-command to ``subparsers``."""
     import argparse
 
+    from ecg.commands.common import add_shared
     from ecg.data.download import available
 
     parser = subparsers.add_parser(
@@ -25,8 +27,6 @@ def register(subparsers):
                     "project's SHA256SUMS.txt. An interrupted transfer resumes where it stopped.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=available(), help="database to download")
-    parser.add_argument("--dest", type=Path, default=None,
-                        help="download folder (default: $ECG_DATA_DIR, else ./data/downloads)")
     parser.add_argument("--mirror", default=None,
                         help="base URL or local folder laid out like https://physionet.org/files/ "
                              "(default: $ECG_MIRROR, else PhysioNet)")
@@ -37,7 +37,8 @@ def register(subparsers):
     parser.add_argument("--files", action="store_true",
                         help="skip the archive: download each file listed in the project's "
                              "<db>/<version>/SHA256SUMS.txt and verify it")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    add_shared(parser, "download folder (default: $ECG_DATA_DIR, else ./data/downloads); --dest is the same",
+               out_flags=("--out", "--dest"), out_dest="dest")
     parser.set_defaults(func=run)
 
 
@@ -45,7 +46,7 @@ def run(args):
     """Run ``ecg download`` with parsed ``args``; print the extracted root; return 0."""
     from ecg.data.download import download
 
-    root = download(args.dataset, dest=args.dest, mirror=args.mirror, progress=not args.quiet,
+    root = download(args.dataset, dest=Path(args.dest) if args.dest else None, mirror=args.mirror, progress=not args.quiet,
                     force=args.force, verify=args.verify, files=args.files)
     print(root)
     return 0

@@ -14,12 +14,15 @@ prediction or no label (listed on stderr).
 EXAMPLE = """examples:
   ecg evaluate --model runs/cinc2017/model --records ../shared/data/fixture/cinc2017
   ecg evaluate --model runs/cinc2017/model --dataset cinc2017 --split test --mirror ../shared/data/mirror
+  ecg evaluate --model runs/cinc2017/model --records new/ --labels new/labels.csv --out eval/ --quiet
 """
 EXIT_MISSING = 3
 
 
 def register(subparsers):
     import argparse
+
+    from ecg.commands.common import add_shared
 
     parser = subparsers.add_parser("evaluate", help="metrics of a saved model on labelled records",
                                    description=__doc__, epilog=EXAMPLE,
@@ -32,9 +35,8 @@ def register(subparsers):
     parser.add_argument("--split", default="test", help="split of --dataset (default test)")
     parser.add_argument("--mirror", help="PhysioNet mirror for --dataset")
     parser.add_argument("--data-path", help="an extracted copy of --dataset (instead of downloading it)")
-    parser.add_argument("--out", help="folder for metrics.json, predictions.csv and plots")
-    parser.add_argument("--quiet", "-q", action="store_true",
-                        help="print only the missing records (the metrics go to --out)")
+    add_shared(parser, "folder for metrics.json, predictions.csv and plots (with --quiet only the missing "
+                       "records are printed; the metrics go here)")
     parser.set_defaults(func=main)
 
 

@@ -12,6 +12,7 @@ examples:
   ecg export --model zoo:cinc2017 --format onnx --out cinc2017.onnx
   ecg export --model zoo:cinc2017 --format tflite --quantize int8 --calibration cinc2017 \\
       --mirror ../shared/data/mirror --c-header --out cinc2017_int8.tflite
+  ecg export --model zoo:cinc2017 --out cinc2017.onnx --set repeats=10 --quiet
   ecg predict --model cinc2017_int8.tflite --records ../shared/data/fixture/cinc2017 --out pred.csv
 
 exit status: 0 exported; 2 error (bad arguments, or a network that cannot be exported:
@@ -22,6 +23,8 @@ the message names the layer and the reason)
 def register(subparsers):
     """Add the ``export`` sub-command."""
     import argparse
+
+    from ecg.commands.common import add_shared
 
     parser = subparsers.add_parser(
         "export", help="export a saved model to ONNX or LiteRT (float32 or int8)",
@@ -42,7 +45,7 @@ def register(subparsers):
     parser.add_argument("--npu-check", action="store_true", help="refuse a layer_spec network that breaks "
                                                                  "an NPU rule")
     parser.add_argument("--repeats", type=int, default=50, help="timed runs of the latency (default 50)")
-    parser.add_argument("--out", required=True, help="file to write: .onnx or .tflite")
+    add_shared(parser, "file to write: .onnx or .tflite", out_required=True)
     parser.set_defaults(func=run)
 
 
@@ -53,5 +56,5 @@ def run(args):
     export_model(args.model, args.out, format=args.format, quantize=args.quantize, calibration=args.calibration,
                  c_header=args.c_header, fs=args.fs, mirror=args.mirror, data_path=args.data_path,
                  calibration_records=args.calibration_records, npu_check=args.npu_check,
-                 latency_repeats=args.repeats)
+                 latency_repeats=args.repeats, log=None if args.quiet else print)
     return 0

@@ -53,44 +53,52 @@ def list_zoo():
     return 0
 
 
-def list_models(args):
-    """Print the registered architectures, then the front-ends, one per line, with their description.
+def to_out(func):
+    """Run ``func(args)`` printing to ``args.out`` (written atomically) instead of stdout when it is given."""
+    def run(args):
+        out = getattr(args, "out", None)
+        if not out:
+            return func(args)
+        import contextlib
+        import io
 
-    ``--zoo`` lists the zoo instead. The front-ends follow a blank line and a heading;
-    each line gives the name, the role (``signal``: ``model.frontend``, Keras layers in
-    the network; ``features``: ``feature_input.frontend``, numpy before it) and what it
-    computes.
-    """
+        from ecg.commands.common import write_text
+
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            code = func(args)
+        write_text(out, text.getvalue())
+        return code
+    run.__doc__ = func.__doc__
+    return run
+
+
+@to_out
+def list_models(args):
+    """Print the registered architectures, one per line, with their description (``--zoo``: the zoo)."""
     if getattr(args, "zoo", False):
         return list_zoo()
     from ecg.models.factory import model_factory
-    from ecg.models.frontends import frontend_factory
 
-    names, frontends = model_factory.list(), frontend_factory.list()
-    width = max(map(len, names + frontends), default=0)
+    names = model_factory.list()
+    width = max(map(len, names), default=0)
     for name in names:
         print(f"{name:<{width}}  {model_factory.describe(name)}")
-    print("\nfront-ends (signal: model.frontend, layers in the network; features: feature_input.frontend, "
-          "numpy before the feature branch):")
-    for name in frontends:
-        print(f"{name:<{width}}  {frontend_factory.role(name):<8}  {frontend_factory.describe(name)}")
     return 0
 
 
+@to_out
 def describe_model(args):
     """Print the parameters schema of ``args.name`` and, with an input shape, its size."""
     from ecg.models.factory import model_factory
-    from ecg.models.frontends import frontend_factory
 
-    registry = model_factory if model_factory.has(args.name) else frontend_factory
-    if not registry.has(args.name):
-        raise ConfigError(f"unknown architecture {args.name!r}; registered: {', '.join(model_factory.list())}; "
-                          f"front-ends: {', '.join(frontend_factory.list())}")
-    if args.input_shape is None or registry is frontend_factory:
+    if not model_factory.has(args.name):
+        raise ConfigError(f"unknown architecture {args.name!r}; registered: {', '.join(model_factory.list())}")
+    if args.input_shape is None:
         from ecg.models.describe import schema_lines
 
-        lines = [f"{args.name}: {registry.describe(args.name)}", "", "Parameters (key: type = default):"]
-        print("\n".join(lines + schema_lines(registry.params_model(args.name))))
+        lines = [f"{args.name}: {model_factory.describe(args.name)}", "", "Parameters (key: type = default):"]
+        print("\n".join(lines + schema_lines(model_factory.params_model(args.name))))
         return 0
     from ecg.models.describe import describe
 
@@ -103,28 +111,40 @@ EXAMPLE = """examples:
   ecg models                                   # the architectures, one per line
   ecg models --zoo                             # the trained models shipped with ecg
   ecg models describe tcn                      # tcn's parameters, types and defaults
-  ecg models describe stft                     # a front-end's parameters
   ecg models describe tcn --input-shape 2500,1 --num-classes 4
+  ecg models describe tcn --input-shape 2500,1 --out tcn.txt
 
 exit status: 0 done; 2 an unknown architecture or invalid --input-shape/--params.
 """
+
+
+OUT_HELP = ("text file to write the listing or description to instead of stdout (--quiet, --set and --device "
+            "change nothing here: the listing is the result, and only describe --input-shape builds a network)")
 
 
 def register(subparsers):
     """Add ``ecg models`` and its ``list`` and ``describe`` sub-commands to ``subparsers``."""
     import argparse
 
+    from ecg.commands.common import add_shared
+
     parser = subparsers.add_parser("models", help="list the architectures or describe one",
                                    description=__doc__.split("\n\n")[1], epilog=EXAMPLE,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--zoo", action="store_true",
                         help="list the trained models shipped with ecg (zoo:NAME for --model)")
+    add_shared(parser, OUT_HELP)
     parser.set_defaults(func=list_models)
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
-    actions.add_parser("list", help="list the architectures", epilog=EXAMPLE,
-                       formatter_class=argparse.RawDescriptionHelpFormatter).set_defaults(func=list_models)
+    listing = actions.add_parser("list", help="list the architectures", epilog=EXAMPLE,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    listing.add_argument("--zoo", action="store_true", default=argparse.SUPPRESS,
+                         help="list the trained models shipped with ecg (zoo:NAME for --model)")
+    add_shared(listing, OUT_HELP, suppress=True)
+    listing.set_defaults(func=list_models)
     describe = actions.add_parser("describe", help="print an architecture's parameters and size", epilog=EXAMPLE,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_shared(describe, OUT_HELP, suppress=True)
     describe.add_argument("name", help="architecture name, as in `ecg models`")
     describe.add_argument("--input-shape", metavar="STEPS,CHANNELS",
                           help="window length in samples and number of leads, e.g. 2500,1; "

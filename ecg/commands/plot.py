@@ -14,6 +14,7 @@ EXAMPLE = """examples:
   ecg plot ../shared/data/fixture/mitdb/208 --start 60 --end 80 --out 208.svg
   ecg plot ../shared/data/fixture/ludb/1 --layout 12 --mask leads --out ludb1.png
   ecg plot ../shared/data/fixture/mitdb/201 --leads MLII --start 0 --end 60 --dpi 100
+  ecg plot ../shared/data/fixture/cinc2017/A00005 --set dpi=300 --set speed=50 --out a5.pdf
 """
 
 
@@ -21,10 +22,11 @@ def register(subparsers):
     """Add the ``plot`` sub-command to ``subparsers``."""
     import argparse
 
+    from ecg.commands.common import add_shared
+
     parser = subparsers.add_parser("plot", help="draw a record on ECG paper (PNG/SVG/PDF)", description=__doc__,
                                    epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("record", help="record path: dir/NAME or dir/NAME.hea (WFDB), or dir/NAME.edf")
-    parser.add_argument("--out", help="image file; the extension chooses the format (default NAME.png here)")
     parser.add_argument("--start", type=float, default=0.0, help="first second drawn (default 0)")
     parser.add_argument("--end", type=float, help="last second drawn (default: the end, at most 120 s; "
                                                   "with --layout 12, 10 s after --start)")
@@ -37,7 +39,8 @@ def register(subparsers):
     parser.add_argument("--dpi", type=int, default=150, help="resolution of a PNG (default 150: 5.9 pixels per mm)")
     parser.add_argument("--speed", type=float, default=25.0, help="paper speed in mm/s (default 25)")
     parser.add_argument("--gain", type=float, default=10.0, help="gain in mm/mV (default 10)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="print nothing")
+    add_shared(parser, "image file; the extension chooses the format (default NAME.png here); with --quiet "
+                       "its path is not printed")
     parser.set_defaults(func=main)
 
 

@@ -9,6 +9,7 @@ import tempfile
 
 import numpy as np
 
+from ecg.commands.common import say
 from ecg.errors import EcgError
 from ecg.report import ErrorReport
 
@@ -16,6 +17,24 @@ EXIT_MISSING = 3
 """Exit status when some records got no prediction (the others are written)."""
 
 EPILOG = f"""\
+records (--records, one or more of):
+  FOLDER                   its .hea (WFDB), .edf and .dcm (DICOM) files; with
+                           --recursive those of its subfolders too
+  'GLOB'                   a quoted pattern: 'site*/*.hea', 'data/**/*.edf'
+                           (** with any depth); folders it matches as FOLDER
+  RECORDS                  a text file of record names, one a line, relative to
+                           its folder (PhysioNet's RECORDS files)
+  FILE ...                 single files: dir/A00001.hea, dir/A00001, x.edf, y.dcm
+  Records are named by their file name without extension; two records of one name
+  in different folders are refused (their rows could not be told apart).
+
+a model saved without a recipe (e.g. by the chain of the README):
+  its network takes windows of a fixed length (its input shape) and nothing says
+  how to cut records into them: each record is cut into windows of that length
+  every half window, a record shorter than one window is zero-padded to one, and
+  the record's row averages its windows' probabilities; stderr says so, with how
+  many records were windowed and padded.
+
 outputs:
   OUT                      record,label,p_<class>... for every predicted record;
                            a beat model (ecg train pipelines/mitdb_beats.yaml):
@@ -25,7 +44,11 @@ outputs:
                            (samples at the record's own rate);
                            a denoising model (mitdb_denoising.yaml): a denoised
                            WFDB record per record in folder <OUT without .csv>/,
-                           and record,path,fs,n_samples,leads rows in OUT
+                           and record,path,fs,n_samples,leads rows in OUT;
+                           an anomaly model (mitdb_anomaly.yaml):
+                           record,sample,score,anomalous per detected beat;
+                           a forecasting model: record,lead,sample,value rows, the
+                           forecast past each record's end
   <OUT stem>.errors.csv    record,reason for every record that got no prediction
                            (unreadable, dropped by the model's recipe, or a recipe
                            action failed on it); header only when there is none
@@ -37,6 +60,13 @@ sampling rate:
   to it, and stderr says which. A model that says neither cannot tell which rate
   is right: records at several rates are refused, naming them.
 
+examples:
+  ecg predict --model zoo:cinc2017 --records ../shared/data/fixture/cinc2017 --out pred.csv
+  ecg predict --model runs/af/model --records data/site1 --recursive --out site1.csv
+  ecg predict --model runs/af/model --records 'data/*/A0*.hea' new.edf scan.dcm --out pred.csv
+  ecg predict --model runs/af/model --records data/RECORDS --out pred.csv --strict
+  ecg predict --model cinc2017.onnx --records data/ --out pred.csv --set batch_size=16 --quiet
+
 exit status:
   0  every record was predicted
   2  error, nothing written: bad arguments, no records, not a saved model (or a
@@ -45,11 +75,24 @@ exit status:
      at several rates for a model of unknown rate
   {EXIT_MISSING}  some records got no prediction: they are listed on stderr and in
      <OUT stem>.errors.csv, the others are in OUT
+  With --strict the first bad record stops the run: exit 2, naming it, nothing written.
 """
+
+RECORD_FORMATS = {".hea": "wfdb", ".edf": "wfdb", ".dcm": "dicom"}
+"""Record file extensions ``ecg predict`` reads, preferred in this order, and the ``load`` format of each."""
+
+LENGTH_FREE = {"band_pass_signals", "fir_band_pass_signals", "notch_signals", "remove_baseline",
+               "resample_signals", "normalize_signals", "clip_signals", "pad_signals", "select_leads",
+               "drop_short_signals", "flip_signals", "convolve_signals", "drop_leads", "reorder_leads",
+               "rename_leads", "convert_units", "signal_quality", "find_r_peaks", "heart_rate"}
+"""Recipe actions that keep records whole and signals in samples: a recipe of only these
+cuts no windows, so a network of a fixed input length needs ``ecg predict`` to cut them."""
 
 
 def register(subparsers):
     """Add the ``predict`` sub-command."""
+    from ecg.commands.common import add_shared
+
     parser = subparsers.add_parser(
         "predict", help="predict labels of records with a saved model",
         description="Write one CSV row per record: record, label and one probability column per "
@@ -58,9 +101,14 @@ def register(subparsers):
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="folder written by KerasBaseModel.save, zoo:NAME, "
                         "or a file written by ecg export (.onnx, .tflite)")
-    parser.add_argument("--records", required=True, help="folder of WFDB records (.hea with .dat/.mat) or .edf")
-    parser.add_argument("--out", required=True, help="CSV file to write")
+    parser.add_argument("--records", required=True, nargs="+", metavar="RECORDS",
+                        help="folders, quoted globs, RECORDS files or record files (.hea, .edf, .dcm): "
+                             "see 'records' below")
+    parser.add_argument("--recursive", "-r", action="store_true", help="also the records in subfolders of a folder")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first record that cannot be predicted (exit 2, nothing written)")
     parser.add_argument("--batch-size", type=int, default=64, help="records per batch (default 64)")
+    add_shared(parser, "CSV file to write (the errors go to <OUT stem>.errors.csv beside it)", out_required=True)
     parser.set_defaults(func=run)
 
 
@@ -76,21 +124,151 @@ def find_records(folder):
     raise EcgError(f"no records (.hea or .edf files) in {folder}")
 
 
+def _records_in(folder, recursive):
+    """Record files in ``folder`` (and its subfolders with ``recursive``), sorted."""
+    found = []
+    for ext in RECORD_FORMATS:
+        pattern = os.path.join(glob.escape(os.fspath(folder)), "**" if recursive else "", f"*{ext}")
+        found += glob.glob(pattern, recursive=recursive)
+    return sorted(path for path in found if os.path.isfile(path))
+
+
+def _records_listed(path, recursive):
+    """The records a RECORDS file lists (names relative to its folder): ``(paths, {name: reason})``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = [line.strip() for line in file]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EcgError(f"--records {path}: not a RECORDS file of record names ({exc})") from None
+    paths, missing = [], {}
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        base = os.path.join(folder, line)
+        if os.path.isdir(base):
+            paths += _records_in(base, recursive)
+            continue
+        if os.path.splitext(base)[1] in RECORD_FORMATS and os.path.isfile(base):
+            paths.append(base)
+            continue
+        found = [base + ext for ext in RECORD_FORMATS if os.path.isfile(base + ext)]
+        if found:
+            paths.append(found[0])
+        else:
+            missing[os.path.basename(line.rstrip("/"))] = (f"listed in {path} but there is no {', '.join(RECORD_FORMATS)} "
+                                                           f"file {base}.*")
+    return paths, missing
+
+
+def collect_records(sources, recursive=False):
+    """The record files ``--records`` names, and the listed records that have no file.
+
+    Parameters
+    ----------
+    sources : list of str
+        Folders, glob patterns, RECORDS files and record files (``.hea``, ``.edf``,
+        ``.dcm``, or a WFDB record path without ``.hea``).
+    recursive : bool
+        Folders are searched with their subfolders.
+
+    Returns
+    -------
+    tuple
+        ``(paths, missing)``: the record files in the order given (each folder's
+        sorted), one per record name (``.hea`` before ``.edf`` before ``.dcm`` of one
+        record in one folder); ``{name: reason}`` of records a RECORDS file lists
+        without a file.
+
+    Raises
+    ------
+    EcgError
+        A source that is none of these, a folder or pattern without records, or two
+        records of one name in different folders.
+    """
+    paths, missing = [], {}
+    for source in [os.fspath(s) for s in sources]:
+        if os.path.isdir(source):
+            found = _records_in(source, recursive)
+            if not found:
+                raise EcgError(f"no records (.hea, .edf or .dcm files) in {source}"
+                               + ("" if recursive else " (--recursive also looks in its subfolders)"))
+        elif os.path.isfile(source) and os.path.splitext(source)[1] in RECORD_FORMATS:
+            found = [source]
+        elif os.path.isfile(source + ".hea"):
+            found = [source + ".hea"]                               # dir/A00001
+        elif os.path.isfile(source):
+            found, lost = _records_listed(source, recursive)
+            missing.update(lost)
+            if not found and not lost:
+                raise EcgError(f"--records {source}: the RECORDS file lists no record")
+        elif glob.has_magic(source):
+            found = []
+            for match in sorted(glob.glob(source, recursive=True)):
+                if os.path.isdir(match):
+                    found += _records_in(match, recursive)
+                elif os.path.splitext(match)[1] in RECORD_FORMATS:
+                    found.append(match)
+            if not found:
+                raise EcgError(f"no records (.hea, .edf or .dcm files) match {source}")
+        else:
+            raise EcgError(f"--records {source}: no such folder, record file, RECORDS file or glob pattern")
+        paths += found
+    return _one_per_record(paths), missing
+
+
+def _one_per_record(paths):
+    """``paths`` without repeats, one file per record of a folder; refuse one name in two folders."""
+    kept, where = {}, {}
+    for path in paths:
+        folder, name = os.path.split(os.path.abspath(path))
+        stem, ext = os.path.splitext(name)
+        key = (folder, stem)
+        if key in kept:
+            order = list(RECORD_FORMATS)
+            if order.index(ext) < order.index(os.path.splitext(kept[key])[1]):
+                kept[key] = path
+            continue
+        kept[key] = path
+        where.setdefault(stem, []).append(folder)
+    clashes = {stem: folders for stem, folders in where.items() if len(folders) > 1}
+    if clashes:
+        shown = "; ".join(f"{stem} in {', '.join(folders)}" for stem, folders in list(clashes.items())[:5])
+        raise EcgError(f"{len(clashes)} record name(s) in more than one folder ({shown}): the rows could not be "
+                       "told apart; predict those folders one at a time")
+    return list(kept.values())
+
+
+def record_meta(path):
+    """The ``meta`` of one record file: its header (WFDB, EDF) or, for DICOM, the file read."""
+    if path.endswith(".dcm"):
+        from ecg.io.dicom import read_dicom
+
+        return read_dicom(path)[1]
+    from ecg.io import read_header_meta
+
+    return read_header_meta(path)
+
+
 def record_rates(pattern):
-    """``{record: fs}`` (Hz) of the records matching ``pattern``, from their headers.
+    """``{record: fs}`` (Hz) of the records matching ``pattern`` (a glob, or a list of files).
 
     A record whose header cannot be read is left out here: loading it reports why.
     """
-    from ecg.io import read_header_meta
+    return {record: meta["fs"] for record, meta in record_metas(pattern).items()}
 
-    rates = {}
-    for path in sorted(glob.glob(pattern)):
+
+def record_metas(pattern):
+    """``{record: meta}`` of the records matching ``pattern`` (a glob, or a list of files); unreadable ones left out."""
+    paths = sorted(glob.glob(pattern)) if isinstance(pattern, str) else list(pattern)
+    metas = {}
+    for path in paths:
         try:
-            meta = read_header_meta(path)
+            meta = record_meta(path)
         except EcgError:
             continue
-        rates[str(meta["record"])] = float(meta["fs"])
-    return rates
+        metas[str(meta["record"])] = {"fs": float(meta["fs"]), "n_samples": int(meta["n_samples"])}
+    return metas
 
 
 def model_rate(model):
@@ -208,22 +386,90 @@ def _by_reason(missing, limit=10):
                      f": {reason}" for reason, names in groups.items())
 
 
-def predict_records(model_path, folder, batch_size=64):
-    """Predict every record in ``folder``; return :class:`~ecg.recipes.Predictions`."""
+def fit_length(model, metas):
+    """Cut records into the windows a network of a fixed input length takes, when its recipe cuts none.
+
+    Parameters
+    ----------
+    model : BaseModel
+        A loaded model; when its config's ``input_shape`` has a fixed number of steps
+        and its recipe holds only :data:`LENGTH_FREE` actions, a ``split_signals`` step
+        (windows of that length every half window, shorter records zero-padded to one
+        window) is put last in its recipe.
+    metas : dict
+        ``{record: {"fs", "n_samples"}}`` of the records to predict (from their headers).
+
+    Returns
+    -------
+    str or None
+        What was done, with how many records are windowed and padded; ``None`` when the
+        recipe cuts its own windows or the network takes any length.
+    """
+    shape = getattr(model.config, "input_shape", None)
+    steps = shape[0] if shape else None
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
+        return None
+    if any(next(iter(step)) not in LENGTH_FREE for step in model.config.preprocess):
+        return None
+    steps, step = int(steps), max(int(steps) // 2, 1)
+    model.config = model.config.model_copy(
+        update={"preprocess": [*model.config.preprocess, {"split_signals": {"length": steps, "step": step, "pad": True}}]})
+    fs, _ = model_rate(model)
+    lengths = {record: (meta["n_samples"] * fs / meta["fs"] if fs and meta["fs"] else meta["n_samples"])
+               for record, meta in metas.items()}
+    short = sorted(record for record, n in lengths.items() if 0 < n < steps)
+    windowed = sum(1 for n in lengths.values() if n > steps)
+    shown = f" ({', '.join(short[:5])}{', ...' if len(short) > 5 else ''})" if short else ""
+    return (f"note: the model was saved without a recipe that cuts windows; its network takes {steps} samples, so "
+            f"each record is cut into windows of {steps} samples every {step} samples (a tail shorter than "
+            f"{step} samples is left out), a record shorter than {steps} samples is zero-padded to one window, and "
+            f"each row is the mean of the record's window probabilities: {windowed} records windowed, "
+            f"{len(short)} padded{shown}")
+
+
+def predict_records(model_path, sources, batch_size=64, recursive=False, strict=False, note=None):
+    """Predict every record ``sources`` names (see :func:`collect_records`); return :class:`~ecg.recipes.Predictions`.
+
+    WFDB and EDF records are read with ``load(fmt="wfdb")``, DICOM files with
+    ``load(fmt="dicom")``; the predictions of each format are joined in the order the
+    records were found. ``note`` (a callable) receives what was adapted: resampling,
+    windowing of a model saved without a recipe.
+    """
     from ecg.data.dataset import EcgDataset
     from ecg.export.runtime import as_predictor
     from ecg.models.base import BaseModel
     from ecg.models.keras_model import KerasBaseModel
-    from ecg.recipes import predict_dataset
+    from ecg.recipes import Predictions, predict_dataset
 
-    pattern = find_records(folder)
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    paths, missing = collect_records(sources, recursive)
+    if strict and missing:
+        record, reason = next(iter(missing.items()))
+        raise EcgError(f"record {record!r}: {reason} (stopped here: strict)")
     model = as_predictor(model_path)
     if not isinstance(model, BaseModel):
         model = KerasBaseModel({"path": str(model)})
-    note = fit_rate(model, record_rates(pattern))
-    if note:
-        print(f"ecg predict: {note}", file=sys.stderr)
-    return predict_dataset(model, EcgDataset(path=pattern), batch_size)
+    metas = record_metas(paths)
+    for text in (fit_rate(model, {record: meta["fs"] for record, meta in metas.items()}), fit_length(model, metas)):
+        if text and note is not None:
+            note(text)
+    groups = {}
+    for path in paths:
+        groups.setdefault(RECORD_FORMATS[os.path.splitext(path)[1]], []).append(path)
+    parts = [predict_dataset(model, EcgDataset(path=[glob.escape(path) for path in group]), batch_size,
+                             fmt=fmt, strict=strict)
+             for fmt, group in groups.items()]
+    order = {os.path.splitext(os.path.basename(path))[0]: i for i, path in enumerate(paths)}
+    rows = sorted(((record, probs) for part in parts for record, probs in zip(part.records, part.probabilities)),
+                  key=lambda row: order.get(row[0], len(order)))
+    for part in parts:
+        missing.update(part.missing)
+    missing = dict(sorted(missing.items(), key=lambda item: order.get(item[0], -1)))
+    n_classes = parts[0].probabilities.shape[1] if parts else 0
+    probabilities = (np.stack([probs for _, probs in rows]).astype(np.float32) if rows
+                     else np.zeros((0, n_classes), dtype=np.float32))
+    return Predictions([record for record, _ in rows], probabilities, parts[0].classes if parts else [], missing)
 
 
 def task_module(model_path):
@@ -247,13 +493,28 @@ def run_task(module, args):
     """``ecg predict`` with a beat or delineation model: the rows its task module writes."""
     from ecg.data.dataset import EcgDataset
 
+    paths, missing = collect_records(args.records, args.recursive)
+    wfdb = [path for path in paths if RECORD_FORMATS[os.path.splitext(path)[1]] == "wfdb"]
+    for path in paths:
+        if path not in wfdb:
+            missing[os.path.splitext(os.path.basename(path))[0]] = ("a DICOM record: beat and delineation models "
+                                                                   "read WFDB and EDF records")
+    if args.strict and missing:
+        record, reason = next(iter(missing.items()))
+        raise EcgError(f"record {record!r}: {reason} (stopped here: strict)")
+    if not wfdb:
+        raise EcgError(f"no WFDB or EDF record among {', '.join(args.records)}")
     # a task that writes files beside OUT (the denoised records) takes its path
     extra = {"out": args.out} if "out" in inspect.signature(module.predict).parameters else {}
-    header, rows, missing = module.predict(args.model, EcgDataset(path=find_records(args.records)), **extra)
+    header, rows, lost = module.predict(args.model, EcgDataset(path=[glob.escape(path) for path in wfdb]), **extra)
+    missing.update(lost)
+    if args.strict and missing:
+        record, reason = next(iter(missing.items()))
+        raise EcgError(f"record {record!r}: {reason} (stopped here: strict)")
     write_csv(args.out, header, rows)
     errors = errors_path(args.out)
     write_errors(errors, missing)
-    print(f"wrote {len(rows)} rows ({', '.join(header[:3])}...) to {args.out}")
+    say(args, f"wrote {len(rows)} rows ({', '.join(header[:3])}...) to {args.out}")
     for record, reason in missing.items():
         print(f"ecg predict: {record}: {reason}", file=sys.stderr)
     return EXIT_MISSING if missing else 0
@@ -264,7 +525,8 @@ def run(args):
     task = task_module(args.model)
     if task is not None:
         return run_task(task, args)
-    result = predict_records(args.model, args.records, args.batch_size)
+    result = predict_records(args.model, args.records, args.batch_size, recursive=args.recursive,
+                             strict=args.strict, note=lambda text: say(args, f"ecg predict: {text}", file=sys.stderr))
     if len(result.classes) != result.probabilities.shape[1]:
         raise EcgError(f"the model names {len(result.classes)} classes {result.classes} for "
                        f"{result.probabilities.shape[1]} outputs: nothing is written")
@@ -273,10 +535,10 @@ def run(args):
     write_errors(errors, result.missing)
     total = len(result.records) + len(result.missing)
     if not result.missing:
-        print(f"wrote {len(result.records)} predictions to {args.out}")
+        say(args, f"wrote {len(result.records)} predictions to {args.out}")
         return 0
-    print(f"wrote {len(result.records)} predictions to {args.out} ({len(result.records)} of {total} records); "
-          f"no prediction for {_by_reason(result.missing)} (listed in {errors})")
+    say(args, f"wrote {len(result.records)} predictions to {args.out} ({len(result.records)} of {total} records); "
+        f"no prediction for {_by_reason(result.missing)} (listed in {errors})")
     report = ErrorReport()
     for record, reason in result.missing.items():
         report.add(record, reason)

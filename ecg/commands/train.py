@@ -5,6 +5,9 @@ overrides any key (``--set train.epochs=2 --set data.limit=40``). The run direct
 (default ``runs/<name>``) gets the saved model, the resolved config, ``metrics.json``,
 ``history.csv``, ``predictions.csv`` and ``plots/`` (see :mod:`ecg.tasks.base`).
 
+``--quiet`` prints only the final test metrics (no per-epoch lines, no progress bars);
+in a terminal each epoch shows a progress bar (batches, loss, metrics, ETA).
+
 Exit codes: 0 done; 2 an invalid config or another ecg error (the message says which).
 """
 EXAMPLE = """examples:
@@ -17,16 +20,15 @@ EXAMPLE = """examples:
 def register(subparsers):
     import argparse
 
+    from ecg.commands.common import add_shared
+
     parser = subparsers.add_parser("train", help="train, evaluate and save a ready task pipeline",
                                    description=__doc__, epilog=EXAMPLE,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="task config (YAML or JSON), e.g. pipelines/cinc2017.yaml")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (dotted path; the value is read as YAML)")
-    parser.add_argument("--out", help="run directory (default runs/<name>)")
     parser.add_argument("--mirror", help="PhysioNet mirror, folder or URL (same as --set data.mirror=...)")
     parser.add_argument("--resume", action="store_true", help="go on from the run directory's last checkpoint")
-    parser.add_argument("--quiet", action="store_true", help="print only the final metrics")
+    add_shared(parser, "run directory (default runs/<name>)", sets="config")
     parser.set_defaults(func=main)
 
 

@@ -357,8 +357,10 @@ class EpochKeeper:
 def fit(make_pipeline, cfg, run_dir, validate, score_name, resume=False, log=print):
     """Train a task's network for ``cfg.train``, validating after each epoch.
 
-    The loop every task shares: :class:`EpochKeeper` validates and logs each epoch and
-    keeps the chosen weights, :func:`ecg.training.train_epochs` trains with checkpoints
+    The loop every task shares: :class:`EpochKeeper` validates and logs each epoch (one
+    line) and keeps the chosen weights, a progress bar of each epoch's batches shows in a
+    terminal or a notebook (:class:`ecg.progress.EpochProgress`; none in logs, where the
+    keeper's line is the epoch's), :func:`ecg.training.train_epochs` trains with checkpoints
     in ``run_dir/checkpoints``, and the history goes to ``history.csv`` and TensorBoard
     files in ``tensorboard/`` after every epoch (:mod:`ecg.tasks.logs`) and to
     ``plots/training_curves.png``. With ``cfg.train.members > 1`` it trains one network
@@ -395,6 +397,7 @@ def fit(make_pipeline, cfg, run_dir, validate, score_name, resume=False, log=pri
         Its ``rows`` (of every member) and ``best`` (the validation score of the model).
     """
     from ecg.plot import plot_history
+    from ecg.progress import EpochProgress
     from ecg.tasks.logs import EpochLog
     from ecg.training import train_epochs
 
@@ -410,7 +413,7 @@ def fit(make_pipeline, cfg, run_dir, validate, score_name, resume=False, log=pri
         train_epochs(pipeline, "net", n_epochs=cfg.train.epochs, batch_size=cfg.train.batch_size,
                      seed=seed, checkpoint_dir=checkpoints, resume=resume,
                      on_epoch=EpochLog(keeper, run_dir, earlier=rows, member=k if n > 1 else None),
-                     drop_last=True, prefetch=cfg.train.prefetch)
+                     drop_last=True, prefetch=cfg.train.prefetch, progress=EpochProgress(lines=False))
         kept.append(keeper.restore())
         models.append(pipeline.m("net"))
         rows += [{"member": k, **row} if n > 1 else row for row in keeper.rows]
