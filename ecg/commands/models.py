@@ -75,15 +75,26 @@ def to_out(func):
 
 @to_out
 def list_models(args):
-    """Print the registered architectures, one per line, with their description (``--zoo``: the zoo)."""
+    """Print the registered architectures, then the front-ends, one per line, with their description.
+
+    ``--zoo`` lists the zoo instead. The front-ends follow a blank line and a heading;
+    each line gives the name, the role (``signal``: ``model.frontend``, Keras layers in
+    the network; ``features``: ``feature_input.frontend``, numpy before it) and what it
+    computes.
+    """
     if getattr(args, "zoo", False):
         return list_zoo()
     from ecg.models.factory import model_factory
+    from ecg.models.frontends import frontend_factory
 
-    names = model_factory.list()
-    width = max(map(len, names), default=0)
+    names, frontends = model_factory.list(), frontend_factory.list()
+    width = max(map(len, names + frontends), default=0)
     for name in names:
         print(f"{name:<{width}}  {model_factory.describe(name)}")
+    print("\nfront-ends (signal: model.frontend, layers in the network; features: feature_input.frontend, "
+          "numpy before the feature branch):")
+    for name in frontends:
+        print(f"{name:<{width}}  {frontend_factory.role(name):<8}  {frontend_factory.describe(name)}")
     return 0
 
 
@@ -91,14 +102,17 @@ def list_models(args):
 def describe_model(args):
     """Print the parameters schema of ``args.name`` and, with an input shape, its size."""
     from ecg.models.factory import model_factory
+    from ecg.models.frontends import frontend_factory
 
-    if not model_factory.has(args.name):
-        raise ConfigError(f"unknown architecture {args.name!r}; registered: {', '.join(model_factory.list())}")
-    if args.input_shape is None:
+    registry = model_factory if model_factory.has(args.name) else frontend_factory
+    if not registry.has(args.name):
+        raise ConfigError(f"unknown architecture {args.name!r}; registered: {', '.join(model_factory.list())}; "
+                          f"front-ends: {', '.join(frontend_factory.list())}")
+    if args.input_shape is None or registry is frontend_factory:
         from ecg.models.describe import schema_lines
 
-        lines = [f"{args.name}: {model_factory.describe(args.name)}", "", "Parameters (key: type = default):"]
-        print("\n".join(lines + schema_lines(model_factory.params_model(args.name))))
+        lines = [f"{args.name}: {registry.describe(args.name)}", "", "Parameters (key: type = default):"]
+        print("\n".join(lines + schema_lines(registry.params_model(args.name))))
         return 0
     from ecg.models.describe import describe
 
@@ -111,6 +125,7 @@ EXAMPLE = """examples:
   ecg models                                   # the architectures, one per line
   ecg models --zoo                             # the trained models shipped with ecg
   ecg models describe tcn                      # tcn's parameters, types and defaults
+  ecg models describe stft                     # a front-end's parameters
   ecg models describe tcn --input-shape 2500,1 --num-classes 4
   ecg models describe tcn --input-shape 2500,1 --out tcn.txt
 
