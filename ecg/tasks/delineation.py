@@ -281,7 +281,7 @@ def train_pipeline(cfg, items, cache_dir, model_cfg):
     pipeline = (items.p
                 .init_model("net", KerasBaseModel, mode="dynamic", config=model_cfg)
                 .init_variable("loss", [])
-                .load(src=str(cache_dir), fmt="npz", components=["signal", "meta", "annotation"])
+                .load(src=str(cache_dir), fmt="npz", components=["signal", "meta", "annotation"], memory=True)
                 .annotation_to_mask("lead")
                 .crop_to_annotated()
                 .random_crop_signals(window_samples(cfg)))
@@ -323,7 +323,7 @@ def predict_cached(model, items, cache_dir, multiple, batch_size=64):
     masks = {}
     for start in range(0, len(items), batch_size):
         batch = items.create_batch(items.indices[start:start + batch_size]).load(
-            src=str(cache_dir), fmt="npz", components=["signal", "meta"])
+            src=str(cache_dir), fmt="npz", components=["signal", "meta"], memory=True)
         masks.update(predict_batch(model, batch, multiple))
     return masks
 
