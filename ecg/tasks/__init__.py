@@ -7,6 +7,7 @@
 ``beats``               :mod:`ecg.tasks.beats`: one AAMI class per beat (MIT-BIH DS1 -> DS2)
 ``delineation``         :mod:`ecg.tasks.delineation`: P/QRS/T masks per lead (LUDB)
 ``denoising``           :mod:`ecg.tasks.denoising`: noisy ECG in, clean ECG out (MIT-BIH)
+``anomaly``             :mod:`ecg.tasks.anomaly`: an anomaly score per beat, learnt from normal beats
 ======================  ==========================================================
 
 Each module defines ``Config`` (a :class:`~ecg.tasks.base.TaskConfig`) and
@@ -20,7 +21,7 @@ from importlib import import_module
 from ecg.errors import ConfigError
 
 TASKS = {"rhythm": "ecg.tasks.rhythm", "delineation": "ecg.tasks.delineation", "beats": "ecg.tasks.beats",
-         "denoising": "ecg.tasks.denoising"}
+         "denoising": "ecg.tasks.denoising", "anomaly": "ecg.tasks.anomaly"}
 
 
 def get_task(name):
