@@ -228,12 +228,13 @@ class RawParams(_Params):
 class FftParams(_Params):
     """FFT magnitude bins of each lead over the window (Keras layer, inside the network).
 
-    Output ``(batch, n_bins, channels)``: frequency takes the place of time, so the
+    The DFT is a product with a fixed ``steps x 2 bins`` basis, a constant of the
+    exported graph: keep ``bins`` to the band of interest for a small export. Output ``(batch, n_bins, channels)``: frequency takes the place of time, so the
     architecture convolves along frequency. Bin ``k`` is ``k * fs / n_fft`` Hz.
 
     Args:
         n_fft: Transform length in samples (the window is cut or zero-padded); by
-            default the window length (which must then be fixed).
+            default the window length. The window length must be fixed.
         bins: Keep the lowest ``bins`` of the ``n_fft // 2 + 1`` bins (e.g. up to 40 Hz:
             ``40 * n_fft / fs + 1``); all by default.
         pool: Average each run of ``pool`` neighbouring kept bins into one (a trailing

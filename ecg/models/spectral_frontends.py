@@ -1,7 +1,7 @@
 """The ``fft`` and ``stft`` signal front-ends: Fourier magnitudes as Keras layers.
 
-Both are layers without weights on ``keras.ops.rfft`` / ``keras.ops.stft``, inside
-the network: a saved model, ``ecg predict`` and an export carry them. Parameters and
+Both are layers without weights inside the network, products with a fixed DFT basis:
+a saved model, ``ecg predict`` and an ONNX or LiteRT export carry them. Parameters and
 output layouts are in :class:`ecg.models.frontends.FftParams` and
 :class:`~ecg.models.frontends.StftParams`; the magnitudes equal ``numpy.fft.rfft``'s
 and ``scipy.signal.stft``'s (tests/test_frontends.py).
@@ -18,8 +18,28 @@ from ecg.errors import ConfigError
 _NORMS = {"backward": lambda n: 1.0, "ortho": lambda n: 1.0 / math.sqrt(n), "forward": lambda n: 1.0 / n}
 
 
-def _magnitude(real, imag, scale, log_floor):
-    magnitude = ops.sqrt(ops.square(real) + ops.square(imag)) * scale
+def dft_basis(n_samples, n_fft, bins, window=None):
+    """Real and imaginary DFT basis ``(n_samples, 2 * bins)`` float32: ``x @ basis`` is ``rfft(x * window, n_fft)``.
+
+    Samples past ``n_fft`` get zero rows (the transform cuts them); fewer samples than
+    ``n_fft`` are zero-padded implicitly. ``window`` (length ``n_samples``) is folded in.
+
+    Examples
+    --------
+    >>> x = np.arange(6.0)
+    >>> basis = dft_basis(6, 8, 5)
+    >>> bool(np.allclose(x @ basis[:, :5] + 1j * (x @ basis[:, 5:]), np.fft.rfft(x, 8)))
+    True
+    """
+    n = np.arange(n_samples)[:, None]
+    angle = -2 * np.pi * n * np.arange(bins)[None, :] / n_fft
+    weight = (n < n_fft) * (1.0 if window is None else np.asarray(window, np.float64)[:, None])
+    return np.concatenate([np.cos(angle) * weight, np.sin(angle) * weight], axis=1).astype(np.float32)
+
+
+def _magnitude(parts, bins, log_floor=None):
+    """``|real + i imag|`` of ``parts = [..., real bins | imag bins]``, optionally ``log(|.| + floor)``."""
+    magnitude = ops.sqrt(ops.square(parts[..., :bins]) + ops.square(parts[..., bins:]))
     return magnitude if log_floor is None else ops.log(magnitude + log_floor)
 
 
@@ -30,6 +50,11 @@ def _kept_bins(name, bins, n_fft):
     return bins or available
 
 
+# The transforms are products with a fixed DFT basis (a matrix product for the FFT, a
+# strided convolution for the STFT), not keras.ops.rfft: tf2onnx has no conversion for
+# TensorFlow's RFFT followed by Real/Imag, and LiteRT's RFFT2D takes powers of two
+# only. The basis is a constant of the graph (n_samples x 2 bins floats; keep ``bins``
+# small for a small export), not a weight, so model.keras stays small.
 @keras.saving.register_keras_serializable(package="ecg")
 class FftMagnitude(keras.layers.Layer):
     """Magnitudes of the one-sided DFT of each lead over the window.
@@ -42,7 +67,7 @@ class FftMagnitude(keras.layers.Layer):
         log_floor: ``log(magnitude + log_floor)`` when given.
 
     Input shape:
-        ``(batch, steps, channels)``.
+        ``(batch, steps, channels)``, ``steps`` fixed.
 
     Output shape:
         ``(batch, bins // pool, channels)``.
@@ -52,9 +77,12 @@ class FftMagnitude(keras.layers.Layer):
         super().__init__(**kwargs)
         self.n_fft, self.bins, self.pool, self.norm, self.log_floor = int(n_fft), int(bins), int(pool), norm, log_floor
 
+    def build(self, input_shape):
+        self._basis = dft_basis(input_shape[1], self.n_fft, self.bins) * _NORMS[self.norm](self.n_fft)
+
     def call(self, x):
-        real, imag = ops.rfft(ops.transpose(x, (0, 2, 1)), fft_length=self.n_fft)
-        magnitude = _magnitude(real[..., :self.bins], imag[..., :self.bins], _NORMS[self.norm](self.n_fft), None)
+        parts = ops.matmul(ops.transpose(x, (0, 2, 1)), ops.convert_to_tensor(self._basis))
+        magnitude = _magnitude(parts, self.bins)                          # (batch, channels, bins)
         if self.pool > 1:
             groups = self.bins // self.pool
             magnitude = ops.mean(ops.reshape(magnitude[..., :groups * self.pool],
@@ -83,7 +111,7 @@ class StftMagnitude(keras.layers.Layer):
         log_floor: ``log(magnitude + log_floor)`` when given.
 
     Input shape:
-        ``(batch, steps, channels)``.
+        ``(batch, steps, channels)``, ``steps`` fixed.
 
     Output shape:
         ``(batch, 1 + (steps - frame_length) // frame_step, bins * channels)``, lead 0's
@@ -94,23 +122,21 @@ class StftMagnitude(keras.layers.Layer):
         super().__init__(**kwargs)
         self.frame_length, self.frame_step, self.fft_length = int(frame_length), int(frame_step), int(fft_length)
         self.window, self.bins, self.log_floor = window, int(bins), log_floor
-        self._scale = 1.0 / float(np.sum(get_window(window, self.frame_length)))
+        taper = get_window(window, self.frame_length)
+        basis = dft_basis(self.frame_length, self.fft_length, self.bins, taper) / np.float32(taper.sum())
+        self._kernel = basis[:, None, :]                                   # (frame_length, 1, 2 bins)
 
     def call(self, x):
-        x = ops.transpose(x, (0, 2, 1))
-        # keras.ops.stft centres a short window in a longer DFT frame: pad so that frame t
-        # still starts at sample t * frame_step (a shift within the frame leaves |DFT| alone).
-        left = (self.fft_length - self.frame_length) // 2
-        if self.fft_length > self.frame_length:
-            x = ops.pad(x, [(0, 0), (0, 0), (left, self.fft_length - self.frame_length - left)])
-        real, imag = ops.stft(x, self.frame_length, self.frame_step, self.fft_length, window=self.window,
-                              center=False)
-        magnitude = _magnitude(real[..., :self.bins], imag[..., :self.bins], self._scale, self.log_floor)
+        steps, channels = x.shape[1], x.shape[2]
+        leads = ops.reshape(ops.transpose(x, (0, 2, 1)), (-1, steps, 1))     # every lead on its own
+        parts = ops.conv(leads, ops.convert_to_tensor(self._kernel), strides=self.frame_step, padding="valid")
+        magnitude = _magnitude(parts, self.bins, self.log_floor)            # (batch * channels, frames, bins)
+        magnitude = ops.reshape(magnitude, (-1, channels, magnitude.shape[1], self.bins))
         magnitude = ops.transpose(magnitude, (0, 2, 1, 3))                 # (batch, frames, channels, bins)
-        return ops.reshape(magnitude, (-1, magnitude.shape[1], magnitude.shape[2] * self.bins))
+        return ops.reshape(magnitude, (-1, magnitude.shape[1], channels * self.bins))
 
     def compute_output_shape(self, input_shape):
-        frames = None if input_shape[1] is None else 1 + (input_shape[1] - self.frame_length) // self.frame_step
+        frames = 1 + (input_shape[1] - self.frame_length) // self.frame_step
         return (input_shape[0], frames, input_shape[2] * self.bins)
 
     def get_config(self):
@@ -122,9 +148,9 @@ class StftMagnitude(keras.layers.Layer):
 def fft(inputs, params):
     """The ``fft`` front-end on ``inputs`` ``(batch, steps, channels)``: ``(batch, n_bins, channels)``."""
     steps = inputs.shape[1]
+    if steps is None:
+        raise ConfigError("front-end 'fft' needs a fixed window length. Received: steps=None")
     n_fft = params.n_fft or steps
-    if n_fft is None:
-        raise ConfigError("front-end 'fft' needs a fixed window length or params.n_fft. Received: steps=None")
     bins = _kept_bins("fft", params.bins, n_fft)
     if params.pool > bins:
         raise ConfigError(f"front-end 'fft': pool={params.pool} is more than the {bins} kept bins")
