@@ -8,6 +8,7 @@
 ``delineation``         :mod:`ecg.tasks.delineation`: P/QRS/T masks per lead (LUDB)
 ``denoising``           :mod:`ecg.tasks.denoising`: noisy ECG in, clean ECG out (MIT-BIH)
 ``anomaly``             :mod:`ecg.tasks.anomaly`: an anomaly score per beat, learnt from normal beats
+``forecasting``         :mod:`ecg.tasks.forecasting`: the next samples of a lead from its past
 ======================  ==========================================================
 
 Each module defines ``Config`` (a :class:`~ecg.tasks.base.TaskConfig`) and
@@ -21,7 +22,8 @@ from importlib import import_module
 from ecg.errors import ConfigError
 
 TASKS = {"rhythm": "ecg.tasks.rhythm", "delineation": "ecg.tasks.delineation", "beats": "ecg.tasks.beats",
-         "denoising": "ecg.tasks.denoising", "anomaly": "ecg.tasks.anomaly"}
+         "denoising": "ecg.tasks.denoising", "anomaly": "ecg.tasks.anomaly",
+         "forecasting": "ecg.tasks.forecasting"}
 
 
 def get_task(name):
