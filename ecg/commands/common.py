@@ -83,8 +83,7 @@ def add_shared(parser, out_help, out_required=False, out_flags=("--out",), out_d
     group.add_argument("--device", choices=DEVICES, default=default("auto"),
                        help="auto (default): Keras decides; cpu: hide the GPUs before Keras starts; "
                             "gpu: fail unless a GPU is visible")
-    if not suppress:
-        parser.set_defaults(_parser=parser, _sets=sets)
+    parser.set_defaults(_parser=parser, _sets=sets)      # a sub-parser's replaces its command's: its options
     return group
 
 

@@ -30,11 +30,12 @@ EXAMPLE = """examples:
 def register(subparsers):
     import argparse
 
+    from ecg.commands.common import add_shared
+
     parser = subparsers.add_parser("preprocess", help="preprocess a dataset into a sharded cache, on a Dask cluster",
                                    description=__doc__, epilog=EXAMPLE,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", help="task config (pipelines/cinc2017.yaml) or recipe file (YAML or JSON)")
-    parser.add_argument("--out", required=True, help="cache folder, local or an fsspec URL (s3://bucket/cache)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
     where.add_argument("--workers", type=int, metavar="N",
@@ -44,9 +45,7 @@ def register(subparsers):
     parser.add_argument("--partition-size", type=int, default=None, metavar="N",
                         help="records per partition and shard (default 256)")
     parser.add_argument("--mirror", help="task config: PhysioNet mirror (same as --set data.mirror=...)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="task config: override a key (dotted path; the value is read as YAML)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary; errors only")
+    add_shared(parser, "cache folder, local or an fsspec URL (s3://bucket/cache)", out_required=True, sets="config")
     parser.set_defaults(func=main)
 
 
