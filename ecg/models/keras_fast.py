@@ -141,8 +141,12 @@ class TrainStep:
         import keras
 
         network = self.network
+        from ecg.models.distribution import split_batch
+
         network.make_train_function()       # compiles the step unless it exists (returns None then)
-        data = iter([(x, y, sample_weight)])
+        # under a Keras distribution (ecg.models.distribution), the batch split across the devices
+        # as train_on_batch splits it
+        data = iter([split_batch((x, y, sample_weight))])
         if keras.backend.backend() == "tensorflow":
             network.reset_metrics()
             return network.train_function(data)
