@@ -74,7 +74,7 @@ def text_of(notebook):
 
 EXPECT = {   # notebook: (at least this many inline images, texts its outputs show)
     "01_quick_start": (3, ["Se", "208"]),
-    "02_train_af_detection": (1, ["epoch 4: loss", "validation F1", "ecg_model.json"]),
+    "02_train_af_detection": (1, ["epoch 4: loss", "validation F1", "ecg_model.json", "epoch 4/4: 100%"]),
     "03_predict_from_a_saved_model": (2, ["classes of the saved model: ['other', 'A']", "macro F1"]),
     "04_bring_your_own_model": (0, ["SimpleFCModel (3000, 1) ['other', 'A']", "wide_conv", "filter"]),
     "05_delineation_ludb": (1, ["QRS", "onset"]),
