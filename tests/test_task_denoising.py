@@ -89,12 +89,29 @@ def test_predict_writes_denoised_wfdb_records(run_dir, fixture_dir, tmp_path):
     from ecg.models.keras_model import KerasBaseModel
 
     model = KerasBaseModel({"path": str(run_dir / "model")})
-    x = sps.resample_poly(raw.p_signal.T, 25, 36, axis=-1)[:, :16 * 1000].astype(np.float32)
-    direct = model.predict_on_batch(x[:, :, None])[:, :, 0]
+    x = sps.resample_poly(raw.p_signal.T, 25, 36, axis=-1)
+    sd = x.std(axis=-1, keepdims=True)                   # the model standardises each lead
+    assert model.config.info["standardize"]
+    direct = model.predict_on_batch((x[:, :16 * 1000] / sd).astype(np.float32)[:, :, None])[:, :, 0] * sd
     resolution = 1 / np.array(written.adc_gain)[:, None]
     middle = slice(200, 15800)      # away from the edges, where the resampling of a cut record differs
     assert np.abs(written.p_signal.T[:, middle] - direct[:, middle]).max() < 0.05 + resolution.max()
     assert not list((tmp_path / "pred" / "denoised").glob(".*tmp*"))
+
+
+def test_standardize_amplitude_scales_signal_and_target_alike(fixture_dir):
+    from batchflow import DatasetIndex
+
+    from ecg.batch import EcgBatch
+
+    batch = EcgBatch(DatasetIndex(["100"])).load(src=str(fixture_dir / "mitdb"), fmt="wfdb",
+                                                 components=["signal", "meta"])
+    raw = batch.signal[0].astype(np.float64)
+    batch = batch.add_noise_at_snr(0, clean_target=True, seed=1)
+    noisy = batch.signal[0].astype(np.float64)
+    batch = batch.standardize_amplitude(with_target=True)
+    assert batch.signal[0].std() == pytest.approx(1.0, rel=1e-4)
+    np.testing.assert_allclose(batch.target[0].T * noisy.std(), raw, rtol=1e-4, atol=1e-5)
 
 
 def test_config_errors_come_before_any_data(tmp_path):

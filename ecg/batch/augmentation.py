@@ -114,6 +114,30 @@ class AugmentationMixin:
         return self._augment(_noisy, seed, snr_db=snr_db, kinds=tuple(kinds), powerline_freq=powerline_freq)
 
     @action
+    def standardize_amplitude(self, with_target=False):
+        """Divide each record (each segment) by the SD of its signal over leads and samples.
+
+        A network fed standardised windows sees one amplitude scale whatever the
+        record's gain or noise level (its output is scaled back by the same factor).
+
+        Parameters
+        ----------
+        with_target : bool
+            Divide a per-sample target (e.g. the clean signal of
+            :meth:`add_noise_at_snr`) by the same factor as its signal.
+
+        Returns
+        -------
+        self
+        """
+        scales = [np.maximum(np.std(sig, axis=(-2, -1), keepdims=True), 1e-6) for sig in self.signal]
+        self.set_component("signal", [(sig / s).astype(sig.dtype, copy=False) for sig, s in zip(self.signal, scales)])
+        if with_target:
+            self.set_component("target", [(np.asarray(t) / np.swapaxes(s, -1, -2)).astype(np.float32)
+                                          for t, s in zip(self.target, scales)])
+        return self
+
+    @action
     def scale_amplitude(self, low=0.8, high=1.2, p=1.0, seed=None):
         """Multiply each record by a factor drawn in ``[low, high]``.
 

@@ -83,11 +83,16 @@ class WindowConfig(StrictConfig):
         Training windows per record and lead, evenly spread (default all, no overlap).
     evaluate_per_record : int
         Validation and test windows per record and lead, evenly spread.
+    standardize : bool
+        Divide each noisy window by its SD before the network and multiply the output
+        back (the target is divided too): one amplitude scale for the network, and a
+        loss that weighs every window alike rather than the loudest ones most.
     """
 
     length: float = Field(default=4.096, gt=0)
     per_record: Optional[int] = Field(default=None, gt=0)
     evaluate_per_record: int = Field(default=50, gt=0)
+    standardize: bool = False
 
 
 class EvalConfig(StrictConfig):
@@ -167,10 +172,14 @@ def make_noisy(clean, fs, snr_db, kinds, powerline_freq, seed):
 
 
 def denoise_windows(model, noisy):
-    """The network's output for windows ``(n, 1, length)``, in the same layout."""
+    """The network's output for windows ``(n, 1, length)``, in the same layout (each window
+    standardised first and scaled back when the model was trained so)."""
     from ecg.tasks.windows import predict_windows
 
-    return predict_windows(model, noisy).transpose(0, 2, 1)
+    if not (model.config.info or {}).get("standardize"):
+        return predict_windows(model, noisy).transpose(0, 2, 1)
+    scale = np.maximum(noisy.std(axis=(1, 2), keepdims=True), 1e-6)
+    return predict_windows(model, (noisy / scale).astype(np.float32)).transpose(0, 2, 1) * scale
 
 
 def window_scores(clean, noisy, denoised):
@@ -237,7 +246,8 @@ def model_config(cfg, n_steps, fs):
                      "step_multiple": step_multiple(cfg.model), "band_pass": list(cfg.prepare.band_pass),
                      "noise_kinds": list(cfg.noise.kinds), "powerline_freq": cfg.noise.powerline_freq,
                      "window": cfg.window.length, "test_snr_db": list(cfg.test.snr_db), "test_seed": cfg.test.seed,
-                     "evaluate_per_record": cfg.window.evaluate_per_record}}
+                     "evaluate_per_record": cfg.window.evaluate_per_record,
+                     "standardize": cfg.window.standardize}}
 
 
 def train_pipeline(cfg, dataset, model_cfg):
@@ -250,9 +260,11 @@ def train_pipeline(cfg, dataset, model_cfg):
                 .init_variable("loss", []))
     if cfg.augment.scale is not None:
         pipeline = pipeline.scale_amplitude(*cfg.augment.scale)
-    return (pipeline.add_noise_at_snr(tuple(cfg.noise.snr_db), cfg.noise.kinds, cfg.noise.powerline_freq,
-                                      clean_target=True)
-            .train_on_batch("net", save_to=V("loss", mode="a")))
+    pipeline = pipeline.add_noise_at_snr(tuple(cfg.noise.snr_db), cfg.noise.kinds, cfg.noise.powerline_freq,
+                                         clean_target=True)
+    if cfg.window.standardize:
+        pipeline = pipeline.standardize_amplitude(with_target=True)
+    return pipeline.train_on_batch("net", save_to=V("loss", mode="a"))
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -363,7 +375,10 @@ def denoise_record(model, signal, multiple):
     n = signal.shape[-1]
     padded = -(-n // multiple) * multiple
     x = np.stack([pad(lead[None], padded, mode="edge") for lead in signal]).transpose(0, 2, 1)
-    return np.asarray(model.predict_on_batch(np.ascontiguousarray(x, np.float32)))[:, :n, 0]
+    scale = np.ones((len(x), 1, 1))
+    if (model.config.info or {}).get("standardize"):
+        scale = np.maximum(signal.std(axis=-1), 1e-6)[:, None, None]     # each lead by its SD
+    return (np.asarray(model.predict_on_batch(np.ascontiguousarray(x / scale, np.float32))) * scale)[:, :n, 0]
 
 
 def write_record(folder, name, signal, fs, sig_name, units):
