@@ -201,6 +201,18 @@ def test_training_pipeline_reads_the_shards_as_the_npz_cache(single, cinc_dir, t
         assert batch.target[i] == labels[name]
 
 
+def test_a_cache_written_again_is_read_again(cinc_dir, tmp_path):
+    out = tmp_path / "cache"
+    dataset = {name: str(cinc_dir / f"{name}.hea") for name in ("A00001", "A00002")}
+    quiet = dict(partition_size=PARTITION, n_workers=0, progress=False, log=lambda text: None)
+    preprocess(dataset, RECIPE[:1], out, **quiet)
+    assert ShardedCache.open(out).records == ["A00001", "A00002"]
+    shutil.rmtree(out)
+    time.sleep(0.01)
+    preprocess({"A00004": str(cinc_dir / "A00004.hea")}, RECIPE[:1], out, **quiet)
+    assert ShardedCache.open(out).records == ["A00004"]
+
+
 def test_cache_on_object_storage_through_fsspec(single):
     fsspec = pytest.importorskip("fsspec")
     out, _ = single

@@ -101,13 +101,20 @@ class ShardedCache:
 
     @classmethod
     def open(cls, path):
-        """The :class:`ShardedCache` of ``path``, opened once per process and shared (thread-safe)."""
+        """The :class:`ShardedCache` of ``path``, opened once per process and shared (thread-safe).
+
+        A local cache written again since (a newer ``index.csv``) is opened again.
+        """
         if isinstance(path, ShardedCache):
             return path
-        key = os.fspath(path)
+        path = os.fspath(path)
+        key = (path, None)
+        if not shard_io.is_url(path):
+            index = shard_io.local_path(shard_io.join(path, INDEX_FILE))
+            key = (path, os.stat(index).st_mtime_ns if os.path.isfile(index) else None)
         with _OPEN_LOCK:
             if key not in _OPEN:
-                _OPEN[key] = cls(key)
+                _OPEN[key] = cls(path)
             return _OPEN[key]
 
     @property
