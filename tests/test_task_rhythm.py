@@ -129,3 +129,20 @@ def test_an_ensemble_of_two_seeds(tmp_path, mirror_dir):
     model = KerasBaseModel({"path": str(out / "model")})
     assert model.config.members == 2
     assert {layer.name for layer in model.model.layers} >= {"member_0", "member_1", "ensemble_mean"}
+
+
+def test_boosted_trees_blended_into_the_saved_model(tmp_path, mirror_dir):
+    """trees: a gradient-boosting model on the features becomes weights of the saved network."""
+    from ecg import KerasBaseModel
+
+    out = tmp_path / "trees"
+    sets = [f"data.downloads={tmp_path / 'downloads'}", "trees={n_estimators: 10, weights: [0.5]}"] + SMOKE
+    args = ["train", CONFIG, "--mirror", str(mirror_dir), "--out", str(out)]
+    assert main(args + [x for s in sets for x in ("--set", s)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["trees"]["weight"] == 0.5 and "trees_alone_test" in metrics["trees"]
+    assert metrics["best_epoch"].endswith("+ boosted trees (weight 0.5)")
+    assert metrics["saved_model_max_abs_diff"] < 1e-5           # ecg predict's path equals the run's
+    model = KerasBaseModel({"path": str(out / "model")})
+    assert model.config.trees.weight == 0.5 and model.config.trees.n_trees == 10 * 4
+    assert {"network", "trees", "blend"} <= {layer.name for layer in model.model.layers}

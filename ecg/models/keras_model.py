@@ -89,6 +89,10 @@ class KerasModelConfig(StrictConfig):
     info : dict
         Free-form data saved with the model (the task, dataset and metrics it reached);
         never code.
+    trees : TreeBlend, optional
+        Boosted decision trees on the feature input, blended into the output:
+        ``(1 - weight) * network + weight * trees`` (see :mod:`ecg.models.trees` and
+        :meth:`KerasBaseModel.with_trees`); the trees are weights of the network.
     members : int
         An ensemble: ``members`` copies of the network (each with its own weights) whose
         output probabilities are averaged. :meth:`KerasBaseModel.ensemble` joins models
@@ -113,6 +117,7 @@ class KerasModelConfig(StrictConfig):
     class_weight: Optional[dict[str, float]] = None
     info: dict[str, Any] = {}
     members: int = Field(default=1, ge=1)
+    trees: Optional["TreeBlend"] = None
     path: Optional[str] = None
 
 
@@ -133,6 +138,22 @@ class FeatureInput(StrictConfig):
     clip: Optional[float] = 4.0
 
 
+class TreeBlend(StrictConfig):
+    """Boosted trees blended into a :class:`KerasBaseModel`'s output (shapes and weight; the trees are weights)."""
+
+    n_trees: int = Field(ge=1)
+    n_nodes: int = Field(ge=1)
+    n_leaves: int = Field(ge=1)
+    n_features: int = Field(ge=1)
+    n_classes: int = Field(ge=2)
+    n_outputs: int = Field(ge=1)
+    weight: float = Field(ge=0.0, le=1.0)
+
+    def layer_config(self):
+        """The arguments of :class:`ecg.models.trees.TreeEnsemble`."""
+        return self.model_dump(exclude={"weight"})
+
+
 KerasModelConfig.model_rebuild()
 
 
@@ -144,6 +165,14 @@ def _averaged(networks):
     feed = inputs if len(inputs) > 1 else inputs[0]
     outputs = [keras.Model(net.inputs, net.outputs[0], name=f"member_{i}")(feed) for i, net in enumerate(networks)]
     return keras.Model(feed, keras.layers.Average(name="ensemble_mean")(outputs), name="ensemble")
+
+
+def _all_layers(model):
+    """Every layer of ``model``, inside nested models too."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
 
 
 class _Floats(dict):
@@ -336,6 +365,12 @@ class KerasBaseModel(BaseModel):
             keras.utils.set_random_seed(cfg.seed)
         networks = [self._member_network() for _ in range(cfg.members)]
         network = networks[0] if cfg.members == 1 else _averaged(networks)
+        if cfg.trees is not None:
+            from ecg.models.trees import blended
+
+            if cfg.feature_input is None:
+                raise ModelError("trees in a model config need its feature_input")
+            network = blended(network, cfg.trees.layer_config(), cfg.trees.weight)
         optimizer = cfg.optimizer
         if isinstance(optimizer, dict):
             optimizer = dict(optimizer)
@@ -404,6 +439,53 @@ class KerasBaseModel(BaseModel):
         joined = cls(base.model_copy(update={"members": len(models), "path": None, **updates}))
         joined.build(base.input_shape, base.num_classes)
         joined.model.set_weights([w for model in models for w in model.model.get_weights()])
+        return joined
+
+    @classmethod
+    def with_trees(cls, model, trees, weight, **updates):
+        """``model`` with boosted trees blended into its output.
+
+        Parameters
+        ----------
+        model : KerasBaseModel
+            A built factory model (one network or an ensemble) with a feature input.
+        trees : sklearn.ensemble.GradientBoostingClassifier or dict
+            Fitted on the same raw feature vectors the model's ``features`` input takes,
+            with the model's classes in order; or :func:`ecg.models.trees.tree_arrays` of one.
+        weight : float
+            The trees' share of the output probabilities, in [0, 1].
+        **updates
+            Config fields of the new model to change (``info``, ...).
+
+        Returns
+        -------
+        KerasBaseModel
+            A built model whose network outputs ``(1 - weight) * model + weight * trees``;
+            saved, loaded and exported like any model (the trees are its weights).
+
+        Raises
+        ------
+        ModelError
+            The model is not built, has no feature input or trees already, or the trees
+            do not fit its features and classes.
+        """
+        from ecg.models.trees import WEIGHT_NAMES, tree_arrays, tree_layer_config
+
+        arrays = trees if isinstance(trees, dict) else tree_arrays(trees)
+        cfg = model.config
+        if not model.is_built or model.builds_own_network or cfg.trees is not None:
+            raise ModelError("with_trees needs a built factory model without trees")
+        if cfg.feature_input is None:
+            raise ModelError("with_trees needs a model with a feature input (feature_input in its config)")
+        shapes = tree_layer_config(arrays)
+        if shapes["n_features"] != cfg.feature_input.n_features or shapes["n_classes"] != cfg.num_classes:
+            raise ModelError(f"the trees take {shapes['n_features']} features into {shapes['n_classes']} classes; "
+                             f"the model takes {cfg.feature_input.n_features} into {cfg.num_classes}")
+        joined = cls(cfg.model_copy(update={"trees": TreeBlend(**shapes, weight=float(weight)), "path": None,
+                                            **updates}))
+        joined.build(cfg.input_shape, cfg.num_classes)
+        joined.model.get_layer("network").set_weights(model.model.get_weights())
+        joined.model.get_layer("trees").set_weights([arrays[name] for name in WEIGHT_NAMES])
         return joined
 
     def _build_own(self, x, metrics):
@@ -654,8 +736,11 @@ class KerasBaseModel(BaseModel):
         tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.tmp-")
         try:
             if compact:
-                weights = {f"w{i:04d}": np.asarray(w).astype(np.float16)
-                           for i, w in enumerate(self.model.get_weights())}
+                # float16, except the weights that must stay exact (tree thresholds, indices)
+                exact = {id(v) for layer in _all_layers(self.model) if getattr(layer, "exact_weights", False)
+                         for v in layer.weights}
+                weights = {f"w{i:04d}": np.asarray(v.numpy() if id(v) in exact else v.numpy().astype(np.float16))
+                           for i, v in enumerate(self.model.weights)}
                 np.savez_compressed(os.path.join(tmp, COMPACT_FILE), **weights)
             else:
                 self.model.save(os.path.join(tmp, NETWORK_FILE))

@@ -22,7 +22,7 @@ import time
 from typing import Literal, Optional
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ecg.config import StrictConfig
 from ecg.errors import ConfigError
@@ -83,6 +83,28 @@ class AugmentConfig(StrictConfig):
     noise_snr_db: Optional[float] = None
 
 
+class TreesConfig(StrictConfig):
+    """Boosted trees on the RR/HRV features, blended into the network's probabilities.
+
+    After training, a :class:`sklearn.ensemble.GradientBoostingClassifier` is fitted on
+    the training records' features; the blend weight (the trees' share of the
+    probabilities) is the one of ``weights`` with the best validation Challenge F1 (0:
+    no trees). The trees become weights of the saved network (:mod:`ecg.models.trees`).
+
+    Attributes
+    ----------
+    n_estimators, max_depth, learning_rate, subsample : as in scikit-learn
+    weights : list of float
+        Blend weights tried on the validation split.
+    """
+
+    n_estimators: int = Field(default=300, ge=1)
+    max_depth: int = Field(default=3, ge=1)
+    learning_rate: float = Field(default=0.05, gt=0)
+    subsample: float = Field(default=0.8, gt=0, le=1)
+    weights: list[float] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+
+
 class Config(TaskConfig):
     """Config of a rhythm task (see the module docstring and ``pipelines/cinc2017.yaml``).
 
@@ -100,6 +122,9 @@ class Config(TaskConfig):
     features : dict
         The feature branch (:class:`ecg.models.keras_model.FeatureInput` keys except the
         statistics, which come from the training split).
+    trees : TreesConfig, optional
+        Boosted trees on the features, blended into the output (needs
+        ``prepare.features``).
     """
 
     task: Literal["rhythm"]
@@ -111,6 +136,13 @@ class Config(TaskConfig):
     augment: AugmentConfig = AugmentConfig()
     class_weight: Literal["sqrt", "balanced", "none"] = "sqrt"
     features: dict = {"units": 32, "hidden": 64, "dropout": 0.3}
+    trees: Optional[TreesConfig] = None
+
+    @model_validator(mode="after")
+    def _check_trees(self):
+        if self.trees is not None and not self.prepare.features:
+            raise ValueError("trees need the RR/HRV features: set prepare.features to true")
+        return self
 
 
 # --- the steps ----------------------------------------------------------------------------
@@ -176,12 +208,55 @@ def cache_records(dataset, recipe, cache_dir, log):
     log(f"prepared {len(missing)} records into {cache_dir} ({time.time() - began:.0f} s)")
 
 
-def feature_statistics(dataset, cache_dir):
-    """Mean and SD of each feature over the cached records of ``dataset``."""
+def cached_features(dataset, cache_dir):
+    """The cached feature vectors of ``dataset``'s records, ``(n_records, n_features)``."""
     from ecg.io import read_npz
 
-    rows = np.stack([read_npz(f"{cache_dir}/{ix}.npz")["features"] for ix in dataset.indices])
+    return np.stack([read_npz(f"{cache_dir}/{ix}.npz")["features"] for ix in dataset.indices])
+
+
+def feature_statistics(dataset, cache_dir):
+    """Mean and SD of each feature over the cached records of ``dataset``."""
+    rows = cached_features(dataset, cache_dir)
     return rows.mean(axis=0).tolist(), np.maximum(rows.std(axis=0), 1e-6).tolist()
+
+
+def blend_trees(cfg, model, sets, labels, cache_dir, log):
+    """Fit the boosted trees, choose their blend weight on validation; return ``(model, summary)``.
+
+    ``model`` is returned as it is when the best weight is 0.
+    """
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from ecg.metrics import challenge_f1
+    from ecg.models.keras_model import KerasBaseModel
+
+    began = time.time()
+    y = {split: np.array([cfg.classes.index(label) for label in labels[split]]) for split in labels}
+    x = {split: cached_features(sets[split], cache_dir) for split in ("train", "validation", "test")}
+    trees = GradientBoostingClassifier(n_estimators=cfg.trees.n_estimators, max_depth=cfg.trees.max_depth,
+                                       learning_rate=cfg.trees.learning_rate, subsample=cfg.trees.subsample,
+                                       random_state=cfg.train.seed).fit(x["train"], y["train"])
+    if len(trees.classes_) != len(cfg.classes):
+        raise ConfigError(f"trees: the training split lacks classes "
+                          f"{[c for i, c in enumerate(cfg.classes) if i not in trees.classes_]}")
+    net_val = predict_cached(cfg, model, sets["validation"], cache_dir)
+    tree_val = trees.predict_proba(x["validation"])
+    grid = sorted(set(float(w) for w in cfg.trees.weights))
+    values = [challenge_f1(y["validation"], (1 - w) * net_val + w * tree_val, classes=cfg.classes,
+                           scored=tuple(cfg.scored)) for w in grid]
+    weight = grid[int(np.argmax(values))]
+    alone = scores(cfg, labels["test"], trees.predict_proba(x["test"]))
+    summary = {"weight": weight, "validation": dict(zip(map(str, grid), values)),
+               "trees_alone_test": {k: alone[k] for k in ("challenge_f1", "macro_f1",
+                                                          f"{cfg.positive}_vs_rest_macro_f1")},
+               "seconds": round(time.time() - began, 1)}
+    log(f"boosted trees ({cfg.trees.n_estimators} x depth {cfg.trees.max_depth}, {summary['seconds']:.0f} s): "
+        "validation Challenge F1 by blend weight " + ", ".join(f"{w:g}: {v:.4f}" for w, v in zip(grid, values))
+        + f"; kept {weight:g} (trees alone on test: Challenge F1 {alone['challenge_f1']:.4f})")
+    if weight > 0:
+        model = KerasBaseModel.with_trees(model, trees, weight)
+    return model, summary
 
 
 def class_weights(labels, classes, kind):
@@ -330,6 +405,12 @@ def run(cfg, run_dir, resume=False, log=print):
         return report["challenge_f1"], {"macro_f1": report["macro_f1"], **{c: report[c]["f1"] for c in cfg.classes}}
 
     model, best_epoch, keeper = fit(make_pipeline, cfg, run_dir, validate, "validation Challenge F1", resume, log)
+    trees = None
+    if cfg.trees is not None:
+        model, trees = blend_trees(cfg, model, sets, labels, cache_dir, log)
+        if trees["weight"] > 0:
+            best_epoch = f"{best_epoch if isinstance(best_epoch, str) else f'epoch {best_epoch}'} " \
+                         f"+ boosted trees (weight {trees['weight']:g})"
 
     threshold = best_threshold(cfg, labels["validation"], predict_cached(cfg, model, sets["validation"], cache_dir))
     probs = predict_cached(cfg, model, sets["test"], cache_dir)
@@ -370,6 +451,7 @@ def run(cfg, run_dir, resume=False, log=print):
                    {k: m[k] for k in ("challenge_f1", "macro_f1", f"{cfg.positive}_vs_rest_macro_f1",
                                       f"{cfg.positive}_vs_rest_macro_f1_at_threshold")} for m in members]}}
                   if members else {}),
+               **({"trees": trees} if trees is not None else {}),
                "validation_best": keeper.best, "records": {k: len(v) for k, v in sets.items()},
                "saved_model_max_abs_diff": diff, "seconds": round(time.time() - began, 1)}
     run_dir.write_json("metrics.json", metrics)
