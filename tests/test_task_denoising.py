@@ -128,3 +128,17 @@ def test_window_length_must_fit_the_unet(fixture_dir):
     _, cfg = read_config(CONFIG, ["window.length=4"])
     with pytest.raises(ConfigError, match="not a multiple of the network's down-sampling 16"):
         task.window_samples(cfg, 250)
+
+
+def test_export_to_onnx_any_length(run_dir, fixture_dir, tmp_path):
+    """The U-Net takes any length: the export checks it on windows of 1024 samples and the
+    exported file denoises a real window of another length like the Keras model."""
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "denoiser.onnx"
+    assert main(["export", "--model", str(run_dir / "model"), "--out", str(out), "--repeats", "2", "--quiet"]) == 0
+    from ecg.export.runtime import as_predictor
+    from ecg.models.keras_model import KerasBaseModel
+
+    x = wfdb.rdrecord(str(fixture_dir / "mitdb" / "100"), sampto=2048).p_signal.T[:1, :, None].astype(np.float32)
+    keras_out = KerasBaseModel({"path": str(run_dir / "model")}).predict_on_batch(x)
+    np.testing.assert_allclose(as_predictor(str(out)).predict_on_batch(x), keras_out, atol=1e-4)

@@ -216,9 +216,12 @@ def _windows(model, calibration, n_records, max_windows, mirror, data_path):
     return [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
 
 
-def _random_windows(network):
+def _random_windows(network, steps=1024):
+    """Random check windows; a network of any input length (a U-Net, a TCN) gets ``steps``
+    samples, a multiple of every down-sampling of the built-in architectures."""
     rng = np.random.default_rng(0)
-    return [rng.standard_normal((CHECK_WINDOWS, *shape)).astype(np.float32) for shape in _input_shapes(network)]
+    return [rng.standard_normal((CHECK_WINDOWS, *(steps if dim is None else dim for dim in shape))).astype(np.float32)
+            for shape in _input_shapes(network)]
 
 
 def _input_shapes(network):

@@ -143,7 +143,8 @@ class ExportedModel(BaseModel):
             if "transform" in spec:
                 array = apply_feature_transform(array, spec["transform"])
             expected = tuple(spec["shape"][1:])
-            if array.shape[1:] != expected:
+            if len(array.shape) != len(expected) + 1 or any(e is not None and e != a
+                                                            for e, a in zip(expected, array.shape[1:])):
                 raise ModelError(f"{self.path}: input {spec['name']!r} must be (batch, "
                                  f"{', '.join(map(str, expected))}); got {array.shape}")
             feeds[spec["name"]] = quantize(array, spec["scale"], spec["zero_point"]) if "scale" in spec else array
