@@ -76,7 +76,7 @@ def test_register_taken_name_needs_replace():
 
 
 def test_unknown_name_lists_registered():
-    with pytest.raises(ConfigError, match="unknown architecture 'tcnn'; registered: cnn, conformer"):
+    with pytest.raises(ConfigError, match="unknown architecture 'tcnn'; registered: autoencoder, cnn, conformer"):
         model_factory.get("tcnn")
     with pytest.raises(ConfigError, match="unknown architecture"):
         ModelFactory().unregister("nothing")
