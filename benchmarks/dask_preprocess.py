@@ -13,7 +13,7 @@ the mirror's CinC 2017 training set. It runs three ways, each into an empty fold
 * ``single process``: ``preprocess(..., n_workers=0)``, the partitions one after the
   other in this process, no Dask (the reference);
 * ``Dask, 1 worker`` and ``Dask, 2 workers``: a ``LocalCluster`` of worker processes
-  (one thread each).
+  (one thread each, Dask's profiler off: ``ecg.data.cluster.local_cluster``).
 
 For the Dask runs, ``seconds`` is the ``preprocess`` call on a cluster already started
 with ecg imported in its workers (what a long-lived cluster costs per run);
@@ -69,10 +69,10 @@ def main():
     parser.add_argument("--out", default=str(HERE / "results" / "dask_preprocess.json"))
     args = parser.parse_args()
 
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     from ecg.commands.preprocess import read_definition
-    from ecg.data.cluster import preprocess
+    from ecg.data.cluster import local_cluster, preprocess
 
     records, recipe, load, labels = read_definition(args.config, mirror=args.mirror)
     if args.limit:
@@ -103,8 +103,7 @@ def main():
 
     def on_cluster(out, workers):
         began = time.perf_counter()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        cluster = local_cluster(workers, dashboard_address=":0", silence_logs=logging.ERROR)
         client = Client(cluster)
         warm(client)
         startup = time.perf_counter() - began

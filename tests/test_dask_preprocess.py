@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecg.data.cluster import preprocess
+from ecg.data.cluster import local_cluster, preprocess
 from ecg.data.dataset import EcgDataset
 from ecg.data.shards import ShardedCache
 from ecg.errors import ConfigError, EcgError
@@ -47,8 +47,7 @@ def tree(folder):
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", silence_logs=logging.ERROR)
+    cluster = local_cluster(2, dashboard_address=":0", silence_logs=logging.ERROR)
     with distributed.Client(cluster) as dask_client:
         yield dask_client
     cluster.close()
@@ -75,6 +74,9 @@ def test_two_workers_write_the_single_process_cache_byte_for_byte(client, single
     assert len([name for name in written if name.startswith("shards/part-")]) == 20
     assert all(written[name] == expected[name] for name in expected)
     assert result.dashboard and result.dashboard.startswith("http")
+    # two worker processes of one thread each, without Dask's sampling profiler
+    assert sorted(client.nthreads().values()) == [1, 1]
+    assert set(client.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled")).values()) == {False}
 
 
 def test_shards_hold_every_record_once_with_its_label(single, cinc_dir):
@@ -116,7 +118,7 @@ def write_slowly(path, records, manifest):          # write_shard, 1 KiB every 5
             file.write(data[start:start + 1024]); file.flush(); time.sleep(0.05)
     os.replace(tmp, path)
 shards.write_shard = write_slowly
-from ecg.data.cluster import preprocess
+from ecg.data.cluster import local_cluster, preprocess
 from ecg.data.dataset import EcgDataset
 preprocess(EcgDataset(path={str(cinc_dir / '*.hea')!r}), {RECIPE!r}, {str(out)!r},
            labels={reference_labels(cinc_dir)!r}, partition_size={PARTITION}, n_workers=0, progress=False)

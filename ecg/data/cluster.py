@@ -335,23 +335,45 @@ def _outcome(manifest):
 
 
 # --- the run --------------------------------------------------------------------------------------------
-def _client(scheduler, n_workers, cluster_kwargs):
-    """``(client, cluster)``: a client of ``scheduler`` (an address or a Client), or of a new LocalCluster."""
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+"""Dask settings of the workers :func:`local_cluster` starts: no statistical profiler (it samples the
+task's Python stack every 10 ms, which costs a CPU-bound partition a noticeable share of its time)."""
+
+
+def _distributed():
     try:
-        from dask.distributed import Client, LocalCluster
+        import dask
+        from dask import distributed
     except ImportError as exc:
         raise ConfigError("preprocessing on Dask needs dask.distributed: pip install 'dask[distributed]' (or "
                           "'ecg[dask]'), or run it in this process with n_workers=0") from exc
+    return dask, distributed
+
+
+def local_cluster(n_workers=None, **kwargs):
+    """A ``LocalCluster`` of ``n_workers`` one-thread worker processes (default one per core).
+
+    The workers run with :data:`WORKER_CONFIG`; ``kwargs`` go to ``LocalCluster``
+    (``dashboard_address``, ``memory_limit``...).
+    """
+    dask, distributed = _distributed()
+    kwargs = {"n_workers": n_workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
+              "silence_logs": logging.WARNING, **kwargs}
+    with dask.config.set(WORKER_CONFIG):            # the nannies hand it to the worker processes they start
+        return distributed.LocalCluster(**kwargs)
+
+
+def _client(scheduler, n_workers, cluster_kwargs):
+    """``(client, cluster)``: a client of ``scheduler`` (an address or a Client), or of a new LocalCluster."""
+    _, distributed = _distributed()
     if scheduler is not None:
-        if isinstance(scheduler, Client):
+        if isinstance(scheduler, distributed.Client):
             return scheduler, None
         if n_workers is not None:
             raise ConfigError("give a scheduler address or a number of local workers, not both")
-        return Client(scheduler), None
-    kwargs = {"n_workers": n_workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True,
-              "silence_logs": logging.WARNING, **(cluster_kwargs or {})}
-    cluster = LocalCluster(**kwargs)
-    return Client(cluster), cluster
+        return distributed.Client(scheduler), None
+    cluster = local_cluster(n_workers, **(cluster_kwargs or {}))
+    return distributed.Client(cluster), cluster
 
 
 def _progress(total, enabled):
