@@ -95,7 +95,11 @@ def test_shards_hold_every_record_once_with_its_label(single, cinc_dir):
         signal_np = data[f"{rows[3]['row']}/signal"]
     with ShardFile(shard) as opened:
         assert opened.records[int(rows[3]["row"])] == rows[3]["record"]
-        np.testing.assert_array_equal(opened.read(int(rows[3]["row"]))["signal"], signal_np)
+        everything = opened.read(int(rows[3]["row"]))
+        np.testing.assert_array_equal(everything["signal"], signal_np)
+        assert set(everything) == {"signal", "meta", "features", "annotation"} and "rpeaks" in everything["annotation"]
+        only = opened.read(int(rows[3]["row"]), ["signal", "features"])     # the other members are not read
+        assert set(only) == {"signal", "features", "annotation"} and only["annotation"] == {}
     assert signal_np.shape[-1] == 100 * 30                          # A00004: 30 s at 100 Hz
 
 

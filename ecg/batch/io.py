@@ -275,7 +275,7 @@ class IOMixin:
         cache = ShardedCache.open(src)
 
         def read(ix):
-            item = cache.read(ix)
+            item = cache.read(ix, components or None)
             if "target" in components and "target" not in item:
                 item["target"] = cache.label(ix)
             return item

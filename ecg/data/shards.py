@@ -176,8 +176,10 @@ class ShardedCache:
             raise RecordError(record, f"the sharded cache {self.path} holds no label for it")
         return self._labels[record]
 
-    def read(self, record):
+    def read(self, record, components=None):
         """The components of ``record`` (``signal``, ``meta``, ``features``, ``annotation``...).
+
+        ``components`` reads only those (by default all that are stored).
 
         Raises
         ------
@@ -190,4 +192,4 @@ class ShardedCache:
             raise RecordError(record, f"not in the sharded cache {self.path} (left out when it was written? "
                                       f"see its {SUMMARY_FILE})")
         name, row = self._where[record]
-        return self._shard(name).read(row)
+        return self._shard(name).read(row, components)

@@ -217,8 +217,15 @@ class ShardFile:
         """list of str: the record of each row, in row order."""
         return [item["record"] for item in self.manifest["records"]]
 
-    def read(self, row):
+    def read(self, row, components=None):
         """The components of row ``row`` as :func:`ecg.io.npz.read_npz` returns them.
+
+        Parameters
+        ----------
+        row : int
+        components : sequence of str, optional
+            Read only these (``signal``, ``meta``, ``features``, ``annotation``,
+            ``target``); by default all that are stored.
 
         Raises
         ------
@@ -230,8 +237,12 @@ class ShardFile:
             raise RecordError(f"row {row}", f"cache shard {self.path} has {len(records)} rows")
         record = records[row]["record"]
         arrays = {}
+        keys = self._rows.get(row, ())
+        if components is not None:
+            wanted = set(components)
+            keys = [key for key in keys if _component(key) in wanted]
         try:
-            for key in self._rows.get(row, ()):
+            for key in keys:
                 with self._archive.open(f"{row}/{key}.npy") as member:
                     arrays[key] = _read_npy(member, f"{row}/{key}.npy")
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -249,6 +260,12 @@ class ShardFile:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _component(key):
+    """The component a member belongs to: ``ann/atr/sample`` and ``annseg/...`` to ``annotation``."""
+    head = key.split("/", 1)[0]
+    return "annotation" if head in ("ann", "annseg") else head
 
 
 def read_manifest(path):
