@@ -335,6 +335,8 @@ def _outcome(manifest):
 
 
 # --- the run --------------------------------------------------------------------------------------------
+SCHEDULER_TIMEOUT = "20s"
+"""How long :func:`preprocess` tries to reach a scheduler given by address."""
 WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 """Dask settings of the workers :func:`local_cluster` starts: no statistical profiler (it samples the
 task's Python stack every 10 ms, which costs a CPU-bound partition a noticeable share of its time)."""
@@ -371,7 +373,12 @@ def _client(scheduler, n_workers, cluster_kwargs):
             return scheduler, None
         if n_workers is not None:
             raise ConfigError("give a scheduler address or a number of local workers, not both")
-        return distributed.Client(scheduler), None
+        try:
+            return distributed.Client(scheduler, timeout=SCHEDULER_TIMEOUT), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise EcgError(f"cannot reach the Dask scheduler at {scheduler!r} within {SCHEDULER_TIMEOUT} "
+                           f"({type(exc).__name__}: {exc}): is it running, and is the address "
+                           "tcp://HOST:PORT?") from exc
     cluster = local_cluster(n_workers, **(cluster_kwargs or {}))
     return distributed.Client(cluster), cluster
 
