@@ -234,6 +234,20 @@ def test_cache_on_object_storage_through_fsspec(single):
         assert a["meta"] == b["meta"]
 
 
+def test_a_cache_written_to_object_storage(single, cinc_dir):
+    """Shards, plan and index uploaded through fsspec (an in-memory store here): the same bytes as on disk."""
+    fsspec = pytest.importorskip("fsspec")
+    reference, _ = single
+    result = preprocess(EcgDataset(path=str(cinc_dir / "*.hea")), RECIPE, "memory://h16written",
+                        labels=reference_labels(cinc_dir), partition_size=PARTITION, n_workers=0, progress=False,
+                        log=lambda text: None)
+    assert result.partitions_run == 20
+    memory = fsspec.filesystem("memory")
+    for name, data in tree(reference).items():
+        assert memory.cat(f"/h16written/{name}") == data, name
+    assert ShardedCache("memory://h16written").records == ShardedCache(reference).records
+
+
 def test_ecg_preprocess_command(cinc_dir, single, tmp_path):
     from ecg.cli import main
 
