@@ -100,3 +100,29 @@ def test_zoo_mitdb_beats_labels_the_beats_of_a_record(fixture_dir, tmp_path):
     true, predicted = classes[nearest][close], np.array([r["label"] for r in rows])[close]
     v = true == "V"
     assert v.sum() > 900 and (predicted[v] == "V").mean() > 0.8
+
+
+@pytest.mark.skipif("ludb_delineation" not in entries(), reason="the zoo has no ludb_delineation entry")
+@pytest.mark.parametrize("record", ["4", "5"])              # LUDB test-split records: never seen in training
+def test_zoo_ludb_delineation_finds_the_annotated_waves(fixture_dir, tmp_path, record):
+    """zoo:ludb_delineation on a raw LUDB record: the QRS and P onsets of the lead ii annotation are found."""
+    import wfdb
+
+    assert sum(p.stat().st_size for p in (ZOO_DIR / "ludb_delineation").iterdir()) < 1024 * 1024
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for file in (fixture_dir / "ludb").glob(f"{record}.*"):
+        (folder / file.name).symlink_to(file)
+    out = tmp_path / "waves.csv"
+    assert main(["predict", "--model", "zoo:ludb_delineation", "--records", str(folder), "--out", str(out)]) == 0
+    with open(out) as file:
+        rows = [r for r in csv.DictReader(file) if r["lead"] == "ii"]
+    ann = wfdb.rdann(str(fixture_dir / "ludb" / record), "ii")
+    fs = 500
+    for symbol, wave in (("N", "QRS"), ("p", "P")):
+        # LUDB marks a wave as "(", its peak symbol, ")": the onset is the "(" before each peak symbol
+        onsets = [ann.sample[i - 1] for i, s in enumerate(ann.symbol) if s == symbol and i and ann.symbol[i - 1] == "("]
+        predicted = np.array([int(r["onset"]) for r in rows if r["wave"] == wave])
+        assert onsets and predicted.size
+        found = [np.abs(predicted - onset).min() <= 0.04 * fs for onset in onsets]
+        assert np.mean(found) >= 0.9, (wave, np.mean(found))

@@ -84,6 +84,9 @@ def _agreement(full, compact, np):
     """Share of random inputs on which the compact and the full model predict the same class."""
     rng = np.random.default_rng(0)
     steps, channels = full.config.input_shape
+    if steps is None:                      # a network of any length (a U-Net): windows of its own multiple
+        multiple = int(full.config.info.get("step_multiple", 1))
+        steps = -(-1024 // multiple) * multiple
     x = rng.standard_normal((64, steps, channels)).astype(np.float32)
     if full.takes_features:
         x = [x, rng.standard_normal((64, full.config.feature_input.n_features)).astype(np.float32)]
