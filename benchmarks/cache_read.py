@@ -6,8 +6,10 @@ Usage::
 
 The 40 CinC 2017 fixture records are prepared once with the CinC 2017 task's recipe
 (``pipelines/cinc2017.yaml``) into both caches: one ``.npz`` file per record
-(``ecg.tasks.rhythm.cache_records``, what ``ecg train`` uses) and a sharded cache of
-8-record shards (``ecg.data.cluster.preprocess``). The training input of the task then
+(``ecg.tasks.rhythm.cache_records``, what ``ecg train`` uses), read from disk (``npz``)
+or with its decoded records kept in memory (``npz-memory``: ``load(memory=True)``, as
+the task's training reads it), and a sharded cache of 8-record shards
+(``ecg.data.cluster.preprocess``), streamed from disk. The training input of the task then
 runs from each: ``load`` (signal, meta, features, label) -> wrap-pad to 30 s ->
 random 30 s crop -> one-hot labels, in batches of 8, through ``ecg.training.run_epoch``
 with ``prefetch`` 0 and 1:
@@ -31,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SHARED = Path(os.environ.get("ECG_SHARED_DATA", REPO.parent / "shared" / "data"))
 BATCH = 8
+KINDS = ("npz", "npz-memory", "shards")
 
 
 def pipelines(cfg, fixture, caches, model_cfg):
@@ -45,14 +48,15 @@ def pipelines(cfg, fixture, caches, model_cfg):
     shards = ShardedCache(caches["shards"])
     dataset = shards.dataset()
     out = {}
-    for kind in ("npz", "shards"):
+    for kind in KINDS:
         for train in (False, True):
             pipeline = dataset.p
             if train:
                 pipeline = (pipeline.init_model("net", KerasBaseModel, mode="dynamic", config=model_cfg)
                             .init_variable("loss", []))
-            if kind == "npz":
-                pipeline = (pipeline.load(src=str(caches["npz"]), fmt="npz", components=["signal", "meta", "features"])
+            if kind.startswith("npz"):
+                pipeline = (pipeline.load(src=str(caches["npz"]), fmt="npz", components=["signal", "meta", "features"],
+                                          memory=kind == "npz-memory")
                             .load(src=str(fixture / "REFERENCE.csv"), fmt="csv", components="target",
                                   classes=cfg.classes))
             else:
@@ -93,7 +97,7 @@ def main():
         for pipeline in runs.values():                       # warm-up: build the network, trace its step
             run_epoch(pipeline, BATCH, 0)
         best = {}
-        keys = [(kind, train, prefetch) for kind in ("npz", "shards") for train in (False, True) for prefetch in (0, 1)]
+        keys = [(kind, train, prefetch) for kind in KINDS for train in (False, True) for prefetch in (0, 1)]
         for round_ in range(args.rounds):
             for key in keys[round_ % len(keys):] + keys[:round_ % len(keys)]:
                 kind, train, prefetch = key
@@ -109,13 +113,13 @@ def main():
         rows.append({"cache": kind, "mode": "train" if train else "input", "prefetch": prefetch,
                      "seconds": round(seconds, 3), "records_per_s": round(args.epochs * n_records / seconds, 1),
                      "steps_per_s": round(batches / seconds, 2)})
-    print(f"{'cache':<7} {'mode':<6} {'prefetch':>8} {'records/s':>10} {'steps/s':>8}")
+    print(f"{'cache':<11} {'mode':<6} {'prefetch':>8} {'records/s':>10} {'steps/s':>8}")
     for row in rows:
-        print(f"{row['cache']:<7} {row['mode']:<6} {row['prefetch']:>8} {row['records_per_s']:>10.1f} "
+        print(f"{row['cache']:<11} {row['mode']:<6} {row['prefetch']:>8} {row['records_per_s']:>10.1f} "
               f"{row['steps_per_s']:>8.2f}")
-    ratios = {f"{r['mode']}_prefetch{r['prefetch']}": round(r["records_per_s"] / n["records_per_s"], 3)
+    ratios = {f"{n['cache']}_{r['mode']}_prefetch{r['prefetch']}": round(r["records_per_s"] / n["records_per_s"], 3)
               for r in rows if r["cache"] == "shards" for n in rows
-              if n["cache"] == "npz" and n["mode"] == r["mode"] and n["prefetch"] == r["prefetch"]}
+              if n["cache"] != "shards" and n["mode"] == r["mode"] and n["prefetch"] == r["prefetch"]}
     print("shards / npz throughput:", ratios)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"rows": rows, "shards_over_npz": ratios, "epochs": args.epochs,
