@@ -72,7 +72,7 @@ def test_plot_writes_the_paper_to_scale(tmp_path, fixture_dir, capsys):
 @pytest.mark.parametrize("override, message", [
     ("train.epohcs=2", "unknown key 'train.epohcs'; valid keys: average_last, batch_size, epochs"),
     ("model.params.filtrs=2", "model.params: architecture 'resnet': invalid params: filtrs"),
-    ("model.name=resnot", "model.name 'resnot' is not an architecture; registered: cnn"),
+    ("model.name=resnot", "model.name 'resnot' is not an architecture; registered: autoencoder, cnn"),
     ("data.path=/nonexistent/cinc", "data.path '/nonexistent/cinc' is not a folder"),
 ])
 def test_a_config_error_is_reported_before_any_data_is_read(override, message, tmp_path):
