@@ -183,6 +183,8 @@ def test_bad_records_are_skipped_or_failed_with_reasons(client, cinc_dir, tmp_pa
     cache = ShardedCache(tmp_path / "cache")
     assert cache.records == ["A00001", "A00004"]
     assert "2 failed" in result.summary() and "skipped A00002" in result.summary()
+    short = result.summary(limit=1).splitlines()
+    assert short[1].startswith("  skipped A00002") and short[2].startswith("  ... and 2 more: 1 x failed: cannot crop")
 
 
 def test_training_pipeline_reads_the_shards_as_the_npz_cache(single, cinc_dir, tmp_path):

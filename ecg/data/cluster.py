@@ -108,13 +108,26 @@ class PreprocessResult:
     seconds: float = 0.0
     dashboard: str = None
 
-    def summary(self):
-        """A readable summary: records done, skipped and failed, each left-out record with its reason."""
+    def summary(self, limit=20):
+        """A readable summary: records done, skipped and failed, and each left-out record with its reason.
+
+        Parameters
+        ----------
+        limit : int
+            Most left-out records listed one per line; the others are counted by reason.
+        """
+        from collections import Counter
+
         lines = [f"{self.records} records done ({self.segments} index rows), {len(self.skipped)} skipped, "
                  f"{len(self.failed)} failed; {self.partitions_run} partitions written, "
                  f"{self.partitions_done_before} done before; {self.seconds:.1f} s; cache {self.cache}"]
-        lines += [f"  skipped {record}: {reason}" for record, reason in self.skipped.items()]
-        lines += [f"  failed {record}: {reason}" for record, reason in self.failed.items()]
+        left_out = [("skipped", r, why) for r, why in self.skipped.items()] + \
+                   [("failed", r, why) for r, why in self.failed.items()]
+        lines += [f"  {kind} {record}: {reason}" for kind, record, reason in left_out[:limit]]
+        if len(left_out) > limit:
+            rest = Counter(f"{kind}: {reason}" for kind, _, reason in left_out[limit:])
+            lines.append(f"  ... and {len(left_out) - limit} more: " +
+                         "; ".join(f"{n} x {reason}" for reason, n in rest.most_common(5)))
         return "\n".join(lines)
 
 
