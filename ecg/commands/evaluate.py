@@ -1,7 +1,10 @@
 """``ecg evaluate``: metrics of a saved task model on any labelled records.
 
-``--records DIR`` (WFDB records, with ``--labels FILE``: a CSV of record,label, by
-default ``DIR/REFERENCE.csv``, for the tasks that label whole records), or
+``--records`` (what ``ecg predict --records`` takes: folders, with ``--recursive`` their
+subfolders too, quoted globs, RECORDS files, single WFDB or EDF files; see
+``ecg predict --help``), with ``--labels FILE`` (a CSV of record,label) for the tasks
+that label whole records: by default the ``REFERENCE.csv`` of each record's folder, then
+of the folders named; or
 ``--dataset NAME --split test`` for a ready dataset's split: the split the model was
 trained and tested on when it was trained on that dataset (the task pipelines save
 their splits), else the dataset's own. The model's saved task (``info.task``) decides
@@ -15,6 +18,7 @@ EXAMPLE = """examples:
   ecg evaluate --model runs/cinc2017/model --records ../shared/data/fixture/cinc2017
   ecg evaluate --model runs/cinc2017/model --dataset cinc2017 --split test --mirror ../shared/data/mirror
   ecg evaluate --model runs/cinc2017/model --records new/ --labels new/labels.csv --out eval/ --quiet
+  ecg evaluate --model zoo:cinc2017 --records 'site*/A0*.hea' data/RECORDS one.edf --recursive
 """
 EXIT_MISSING = 3
 
@@ -29,9 +33,13 @@ def register(subparsers):
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a model folder saved by ecg train")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--records", help="folder of WFDB records")
+    source.add_argument("--records", nargs="+", metavar="RECORDS",
+                        help="folders, quoted globs, RECORDS files or record files (.hea, .edf), as "
+                             "ecg predict --records takes them")
     source.add_argument("--dataset", help="a ready dataset (cinc2017, ...)")
-    parser.add_argument("--labels", help="CSV of record,label (default RECORDS_DIR/REFERENCE.csv)")
+    parser.add_argument("--recursive", "-r", action="store_true", help="also the records in subfolders of a folder")
+    parser.add_argument("--labels", help="CSV of record,label (default: the REFERENCE.csv of each record's "
+                                         "folder, then of the folders --records names)")
     parser.add_argument("--split", default="test", help="split of --dataset (default test)")
     parser.add_argument("--mirror", help="PhysioNet mirror for --dataset")
     parser.add_argument("--data-path", help="an extracted copy of --dataset (instead of downloading it)")
@@ -52,18 +60,28 @@ def main(args):
     if "task" not in info:
         raise ConfigError(f"{args.model} was not saved by a task pipeline (no info.task); use ecg predict")
     module = get_task(info["task"])
+    missing = {}
     if args.records:
+        import glob
+
+        from ecg.commands.predict import collect_records, wfdb_records
         from ecg.data.dataset import EcgDataset
+        from ecg.errors import EcgError
         from ecg.io import read_labels
 
-        folder = Path(args.records)
+        paths, missing = collect_records(args.records, args.recursive)
+        paths = wfdb_records(paths, missing, "ecg evaluate reads WFDB and EDF records")
+        if not paths:
+            raise EcgError(f"no WFDB or EDF record among {', '.join(args.records)}")
         labels = None
         if module.RECORD_LABELS:
-            labels_file = Path(args.labels) if args.labels else folder / "REFERENCE.csv"
-            if not labels_file.is_file():
-                raise ConfigError(f"labels not found: {labels_file}; give --labels FILE (record,label)")
-            labels = read_labels(str(labels_file))
-        dataset = EcgDataset(path=str(folder / "*.hea"))
+            if args.labels:
+                if not Path(args.labels).is_file():
+                    raise ConfigError(f"labels not found: {args.labels}; give --labels FILE (record,label)")
+                labels = read_labels(args.labels)
+            else:
+                labels = default_labels(args.records, paths)
+        dataset = EcgDataset(path=[glob.escape(path) for path in paths])
     else:
         from ecg.data.datasets import get_dataset
         from ecg.data.datasets.base import make_subset
@@ -80,8 +98,53 @@ def main(args):
         labels = spec.labels.loc[list(dataset.indices), "label"] if module.RECORD_LABELS else None
     log = (lambda *a, **k: None) if getattr(args, "quiet", False) else print
     report = module.evaluate(args.model, dataset, labels, log=log, out=args.out)
-    if report["missing"]:
-        for record, reason in sorted(report["missing"].items()):
+    missing = {**missing, **report["missing"]}
+    if missing:
+        for record, reason in sorted(missing.items()):
             print(f"ecg evaluate: {record}: {reason}", file=sys.stderr)
         return EXIT_MISSING
     return 0
+
+
+def default_labels(sources, paths):
+    """Record -> label from the ``REFERENCE.csv`` beside the records, for ``--records`` without ``--labels``.
+
+    Each record's label comes from the ``REFERENCE.csv`` of its own folder, else from that
+    of a folder ``sources`` names (a folder, or the folder of a RECORDS file), in that order.
+
+    Raises
+    ------
+    ConfigError
+        None of these folders has a ``REFERENCE.csv`` (the folders looked in are named).
+    """
+    import os
+
+    import pandas as pd
+
+    from ecg.commands.predict import RECORD_FORMATS
+    from ecg.errors import ConfigError
+    from ecg.io import read_labels
+
+    named = []
+    for source in map(os.fspath, sources):
+        if os.path.isdir(source):
+            named.append(os.path.abspath(source))
+        elif os.path.isfile(source) and os.path.splitext(source)[1] not in RECORD_FORMATS:
+            named.append(os.path.dirname(os.path.abspath(source)))            # a RECORDS file
+    tables = {}
+    for folder in [os.path.dirname(os.path.abspath(p)) for p in paths] + named:
+        if folder not in tables:
+            file = os.path.join(folder, "REFERENCE.csv")
+            tables[folder] = read_labels(file) if os.path.isfile(file) else None
+    if not any(table is not None for table in tables.values()):
+        looked = ", ".join(list(tables)[:5]) + (" ..." if len(tables) > 5 else "")
+        raise ConfigError(f"labels not found: no REFERENCE.csv in {looked}; give --labels FILE (record,label)")
+    labels = {}
+    for path in paths:
+        record = os.path.splitext(os.path.basename(path))[0]
+        for folder in [os.path.dirname(os.path.abspath(path))] + named:
+            table = tables[folder]
+            if table is not None and record in table.index:
+                labels[record] = table[record]
+                break
+    return pd.Series(labels, dtype=object)

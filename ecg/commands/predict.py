@@ -239,6 +239,20 @@ def _one_per_record(paths):
     return list(kept.values())
 
 
+def wfdb_records(paths, missing, why):
+    """The WFDB and EDF files among ``paths``; each other record goes into ``missing`` as ``"a DICOM record: why"``.
+
+    For readers of ``load(fmt="wfdb")`` only (the task modules' predict and evaluate).
+    """
+    kept = []
+    for path in paths:
+        if RECORD_FORMATS[os.path.splitext(path)[1]] == "wfdb":
+            kept.append(path)
+        else:
+            missing[os.path.splitext(os.path.basename(path))[0]] = f"a DICOM record: {why}"
+    return kept
+
+
 def record_meta(path):
     """The ``meta`` of one record file: its header (WFDB, EDF) or, for DICOM, the file read."""
     if path.endswith(".dcm"):
@@ -494,11 +508,7 @@ def run_task(module, args):
     from ecg.data.dataset import EcgDataset
 
     paths, missing = collect_records(args.records, args.recursive)
-    wfdb = [path for path in paths if RECORD_FORMATS[os.path.splitext(path)[1]] == "wfdb"]
-    for path in paths:
-        if path not in wfdb:
-            missing[os.path.splitext(os.path.basename(path))[0]] = ("a DICOM record: beat and delineation models "
-                                                                   "read WFDB and EDF records")
+    wfdb = wfdb_records(paths, missing, "beat and delineation models read WFDB and EDF records")
     if args.strict and missing:
         record, reason = next(iter(missing.items()))
         raise EcgError(f"record {record!r}: {reason} (stopped here: strict)")
