@@ -343,13 +343,11 @@ def evaluate(model_dir, dataset, labels=None, log=print, out=None):
         ``table`` (one row per noise and SNR, as in training), ``missing``.
     """
     from ecg.models.keras_model import KerasBaseModel
-    from ecg.tasks.windows import cache_signals, read_signals
+    from ecg.tasks.windows import cache_signals, clean_recipe, read_signals
 
     model = KerasBaseModel({"path": str(model_dir)})
     info = model.config.info
     prepare = PrepareConfig(fs=info["fs"], band_pass=tuple(info["band_pass"]))
-    from ecg.tasks.windows import clean_recipe
-
     with tempfile.TemporaryDirectory() as cache_dir:
         cache_signals(dataset, clean_recipe(prepare), cache_dir, log)
         names = [str(ix) for ix in dataset.indices]
