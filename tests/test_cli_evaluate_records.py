@@ -133,3 +133,35 @@ def test_labels_file_and_no_labels(tree, truth, predicted, tmp_path, capsys):
     assert main(["evaluate", "--model", MODEL, "--records", str(tree / "bare"), "--recursive"]) == 2
     err = capsys.readouterr().err
     assert "labels not found: no REFERENCE.csv in" in err and str(tree / "bare") in err
+
+
+def test_the_readme_records_commands_run_on_the_fixture(tmp_path):
+    """The README's ``ecg predict``/``ecg evaluate --model zoo:...`` lines, only ``../shared/data`` replaced,
+    in one interpreter of their own (``--quiet`` and ``--device`` act on its process)."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO, SHARED_DATA
+    from test_readme import readme_commands
+
+    commands = [c for c in readme_commands() if c.startswith(("ecg predict --model zoo:", "ecg evaluate --model zoo:"))
+                and "--records" in c]
+    assert len(commands) >= 3 and any("evaluate" in c for c in commands)
+    script = ("import shlex, sys\nfrom ecg.cli import main\n"
+              "for line in sys.argv[1:]:\n"
+              "    code = main(shlex.split(line)[1:])\n"
+              "    print('exit', code, line, flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script,
+                           *[c.replace("../shared/data", str(SHARED_DATA)) for c in commands]],
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=480)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("exit 0 ") == len(commands), done.stdout + done.stderr[-3000:]
+    labels = {row[0]: row[1] for row in csv.reader(open(SHARED_DATA / "fixture" / "cinc2017" / "REFERENCE.csv"))}
+    assert len(_read(tmp_path / "pred.csv")) == len(labels)                          # the whole folder
+    mixed = [r["record"] for r in _read(tmp_path / "mixed.csv")]                     # the glob, then A00106
+    assert mixed == sorted(n for n in labels if n[:5] == "A0000" or n[:5] in ("A0001", "A0002")) + ["A00106"]
+    evaluated = sorted(r["record"] for r in _read(tmp_path / "eval" / "predictions.csv"))
+    assert evaluated == sorted(n for n in labels if n.startswith("A0001"))
+    assert _read(tmp_path / "pred.errors.csv") == []                               # header only
