@@ -47,3 +47,23 @@ def mirror_dir():
 def cinc_dir(fixture_dir):
     """40 CinC 2017 records (10 per class) with REFERENCE.csv."""
     return fixture_dir / "cinc2017"
+
+
+def _progress_default_at_start():
+    from ecg import progress
+
+    return progress.get_default()
+
+
+_PROGRESS_DEFAULT = _progress_default_at_start()
+
+
+@pytest.fixture(autouse=True)
+def _progress_default_restored():
+    """``ecg ... --quiet`` run in-process (in a test or a module fixture) sets the progress default
+    to "off" for the whole process: every test starts from the session's default."""
+    from ecg import progress
+
+    progress.set_default(_PROGRESS_DEFAULT)
+    yield
+    progress.set_default(_PROGRESS_DEFAULT)

@@ -103,11 +103,13 @@ def test_class_weights_by_hand():
 
 
 def test_recipe_follows_the_config():
-    module, cfg = read_config(CONFIG, ["prepare.features=false", "prepare.fs=150"])
+    module, cfg = read_config(CONFIG, ["prepare.features=false", "trees=null", "prepare.fs=150"])
     assert module is get_task("rhythm")
     assert [next(iter(s)) for s in prepare_recipe(cfg)] == ["band_pass_signals", "resample_signals",
                                                            "normalize_signals"]
     assert prepare_recipe(cfg)[1] == {"resample_signals": {"fs": 150.0}}
+    with pytest.raises(ConfigError, match="trees need the RR/HRV features"):
+        read_config(CONFIG, ["prepare.features=false"])
 
 
 def test_an_ensemble_of_two_seeds(tmp_path, mirror_dir):
@@ -115,7 +117,7 @@ def test_an_ensemble_of_two_seeds(tmp_path, mirror_dir):
     from ecg import KerasBaseModel
 
     out = tmp_path / "ensemble"
-    sets = [f"data.downloads={tmp_path / 'downloads'}", "train.members=2"] + SMOKE[:1] + ["train.epochs=1"] + SMOKE[2:]
+    sets = [f"data.downloads={tmp_path / 'downloads'}", "train.members=2", "trees=null"] + SMOKE[:1] + ["train.epochs=1"] + SMOKE[2:]
     args = ["train", CONFIG, "--mirror", str(mirror_dir), "--out", str(out)]
     assert main(args + [x for s in sets for x in ("--set", s)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
