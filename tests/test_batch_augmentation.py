@@ -14,7 +14,7 @@ def ptbxl(fixture_dir):
     return EcgBatch(DatasetIndex(PTBXL)).load(src=str(folder), fmt="wfdb")
 
 
-ACTIONS = [("add_gaussian_noise", {"snr_db": 10}), ("add_baseline_wander", {}), ("add_emg_noise", {}),
+ACTIONS = [("add_gaussian_noise", {"snr_db": 10}), ("add_uniform_noise", {}), ("add_baseline_wander", {}), ("add_emg_noise", {}),
            ("add_powerline_noise", {"freq": 60}), ("scale_amplitude", {}), ("flip_polarity", {"p": 1}),
            ("stretch_time", {}), ("warp_time", {}), ("cutout_signals", {}), ("dropout_leads", {})]
 
@@ -46,6 +46,17 @@ def test_noise_action_reaches_its_snr_per_lead(ptbxl):
     bands = np.array_split(spectrum[1:], 10)
     shares = np.array([b.sum() for b in bands]) / spectrum[1:].sum()
     assert shares.max() < 0.15
+
+
+def test_uniform_noise_is_bounded_flat_and_of_its_amplitude(ptbxl):
+    raw = np.stack(list(ptbxl.signal)).astype(np.float64)
+    ptbxl.add_uniform_noise(amplitude=0.05, seed=3)
+    noise = (np.stack(list(ptbxl.signal)) - raw).ravel()
+    assert np.abs(noise).max() <= 0.05 + 1e-6            # float32 rounding of the sum
+    # U(-a, a): SD a / sqrt(3), and flat: each tenth of the range holds a tenth of the samples
+    np.testing.assert_allclose(noise.std(), 0.05 / np.sqrt(3), rtol=0.02)
+    counts, _ = np.histogram(noise, bins=10, range=(-0.05, 0.05))
+    np.testing.assert_allclose(counts / noise.size, 0.1, atol=0.01)
 
 
 def test_probability_zero_changes_nothing(ptbxl):

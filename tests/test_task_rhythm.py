@@ -61,9 +61,18 @@ def test_saved_model_carries_its_recipe_and_features(run_dir):
     assert model.takes_features and model.config.info["task"] == "rhythm"
     steps = [next(iter(step)) for step in model.config.preprocess]
     assert steps == ["band_pass_signals", "find_r_peaks", "rr_features", "resample_signals",
-                     "normalize_signals", "pad_signals", "split_signals"]
+                     "normalize_signals", "clip_signals", "pad_signals", "split_signals"]
+    assert model.config.preprocess[5] == {"clip_signals": {"low": -8.0, "high": 8.0}}
     assert model.config.info["test"]["challenge_f1"] == json.loads(
         (run_dir / "metrics.json").read_text())["test"]["challenge_f1"]
+
+
+def test_cached_signals_are_clipped(run_dir):
+    """Median/IQR-normalised R peaks of real records pass 8; the cache holds them clipped at 8."""
+    from ecg.io import read_npz
+
+    peaks = np.array([np.abs(read_npz(path)["signal"]).max() for path in sorted((run_dir / "cache").glob("*.npz"))])
+    assert peaks.max() <= 8.0 and (peaks == 8.0).sum() >= len(peaks) // 2
 
 
 def test_predict_and_evaluate_unseen_records(run_dir, cinc_dir, tmp_path, capsys):
@@ -103,7 +112,8 @@ def test_class_weights_by_hand():
 
 
 def test_recipe_follows_the_config():
-    module, cfg = read_config(CONFIG, ["prepare.features=false", "trees=null", "prepare.fs=150"])
+    module, cfg = read_config(CONFIG, ["prepare.features=false", "trees=null", "prepare.fs=150",
+                                       "prepare.clip=null"])
     assert module is get_task("rhythm")
     assert [next(iter(s)) for s in prepare_recipe(cfg)] == ["band_pass_signals", "resample_signals",
                                                            "normalize_signals"]

@@ -53,6 +53,19 @@ class AugmentationMixin:
         return self._augment(augment.gaussian_noise, seed, snr_db=snr_db, p=p, group_by_fs=False)
 
     @action
+    def add_uniform_noise(self, amplitude=0.03, p=1.0, seed=None):
+        """Add noise drawn uniformly in ``[-amplitude, amplitude]`` (signal units).
+
+        With ``amplitude`` half the step of an int8 input grid, this is the rounding an
+        int8 export applies to the input (quantisation-aware training of the input).
+
+        Returns
+        -------
+        self
+        """
+        return self._augment(augment.uniform_noise, seed, amplitude=amplitude, p=p, group_by_fs=False)
+
+    @action
     def add_baseline_wander(self, amplitude=0.2, freq=(0.05, 0.5), p=1.0, seed=None):
         """Add baseline wander: slow sinusoids of ``freq`` Hz up to ``amplitude`` (signal units).
 

@@ -49,6 +49,26 @@ def gaussian_noise(x, rng, snr_db=20.0, p=1.0):
     return _apply(x, x + sigma * rng.standard_normal(x.shape), rng, p)
 
 
+def uniform_noise(x, rng, amplitude=0.03, p=1.0):
+    """Add noise drawn uniformly in ``[-amplitude, amplitude]`` to every sample.
+
+    Rounding to a grid of step ``q`` adds about this noise with ``amplitude = q / 2``:
+    training with it makes a network insensitive to an int8 input's rounding (see
+    :func:`ecg.export.export_model`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.zeros((2, 1, 10000))
+    >>> noisy = uniform_noise(x, rng, amplitude=0.05)
+    >>> bool(np.abs(noisy).max() <= 0.05), round(float(noisy.std() * np.sqrt(3)), 2)
+    (True, 0.05)
+    """
+    if amplitude < 0:
+        raise SignalError(f"Expected amplitude >= 0. Received: {amplitude}.")
+    return _apply(x, x + rng.uniform(-amplitude, amplitude, size=x.shape), rng, p)
+
+
 def baseline_wander(x, fs, rng, amplitude=0.2, freq=(0.05, 0.5), n_components=3, p=1.0):
     """Add baseline wander: a sum of ``n_components`` slow sinusoids (respiration, motion).
 

@@ -44,12 +44,17 @@ class PrepareConfig(StrictConfig):
         Per-record amplitude normalisation.
     features : bool
         Compute RR/HRV features (R peaks on lead 0) for the network's feature input.
+    clip : float, optional
+        Clip the normalised signal to ``[-clip, clip]``. Median/IQR-normalised R peaks
+        reach 10-40; clipped, an int8 export's input grid is finer (see
+        ``augment.uniform_noise``).
     """
 
     band_pass: tuple[float, float] = (0.5, 40.0)
     fs: float = Field(default=100.0, gt=0)
     normalize: Literal["robust", "zscore", "minmax"] = "robust"
     features: bool = True
+    clip: Optional[float] = Field(default=None, gt=0)
 
 
 class WindowConfig(StrictConfig):
@@ -77,10 +82,15 @@ class AugmentConfig(StrictConfig):
         Amplitude factor range.
     noise_snr_db : float, optional
         Add Gaussian noise at this SNR (dB) to half of the windows.
+    uniform_noise : float, optional
+        Add noise uniform in ``[-uniform_noise, uniform_noise]`` to every window: with
+        half the step of an int8 input grid (or more), the network learns to ignore the
+        rounding of an int8 export's input.
     """
 
     scale: Optional[tuple[float, float]] = (0.8, 1.2)
     noise_snr_db: Optional[float] = None
+    uniform_noise: Optional[float] = Field(default=None, gt=0)
 
 
 class TreesConfig(StrictConfig):
@@ -154,6 +164,8 @@ def prepare_recipe(cfg):
         recipe += [{"find_r_peaks": {"lead": 0}}, {"rr_features": {"ext": "rpeaks"}}]
     recipe += [{"resample_signals": {"fs": cfg.prepare.fs}},
                {"normalize_signals": {"method": cfg.prepare.normalize}}]
+    if cfg.prepare.clip is not None:
+        recipe += [{"clip_signals": {"low": -cfg.prepare.clip, "high": cfg.prepare.clip}}]
     return recipe
 
 
@@ -303,6 +315,8 @@ def train_pipeline(cfg, train_set, cache_dir, reference, model_cfg):
         pipeline = pipeline.scale_amplitude(*cfg.augment.scale)
     if cfg.augment.noise_snr_db is not None:
         pipeline = pipeline.add_gaussian_noise(cfg.augment.noise_snr_db, p=0.5)
+    if cfg.augment.uniform_noise is not None:
+        pipeline = pipeline.add_uniform_noise(cfg.augment.uniform_noise)
     return (pipeline.one_hot_labels(cfg.classes)
             .train_on_batch("net", save_to=V("loss", mode="a")))
 
