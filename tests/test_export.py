@@ -18,6 +18,7 @@ import wfdb
 from test_models_zoo import ZOO
 
 from ecg.cli import main
+from ecg.errors import ConfigError
 from ecg.export import ExportError, export_model, load_exported
 from ecg.export.metadata import read_sidecar, sidecar_path
 from ecg.export.report import peak_activation_bytes
@@ -216,11 +217,47 @@ def test_zoo_model_exports_with_its_feature_input(zoo_exports):
     assert int8["parity"]["same_class"] >= 0.99 and int8["parity"]["windows"] >= 40
     assert int8["bytes"] < 0.35 * onnx_report["bytes"]        # int8 weights: a quarter of float32's
     meta = read_sidecar(folder / "cinc2017_int8.tflite")
-    assert [spec["name"] for spec in meta["inputs"]] == ["ecg", "features"]
+    # the zoo model blends boosted trees in: their features come as ranks, from the same raw features
+    assert [spec["name"] for spec in meta["inputs"]] == ["ecg", "features", "tree_features"]
     assert meta["inputs"][0]["shape"] == [None, 3000, 1] and meta["sampling_rate_hz"] == 100.0
     assert set(meta["inputs"][1]["transform"]) == {"mean", "std", "clip"}
+    assert meta["inputs"][2]["transform"]["from"] == "features"
+    assert np.array(meta["inputs"][2]["transform"]["quantiles"]).shape == (25, 257)
     assert all("scale" in spec and "zero_point" in spec for spec in meta["inputs"] + meta["outputs"])
     assert meta["classes"] == ["N", "A", "O", "~"] and "rr_features" in json.dumps(meta["preprocess"])
+
+
+def test_int8_cut_of_a_blended_network_is_the_same_function(cinc_dir):
+    """The int8 cut (features standardised on the host, trees on feature ranks with their thresholds
+    mapped alike) computes in float what the saved network computes on raw features."""
+    from ecg.export.calibration import representative_windows
+    from ecg.export.features import apply_feature_transform, split_feature_transform
+
+    model = KerasBaseModel({"path": "zoo:cinc2017"})
+    assert model.config.trees is not None
+    x, features = representative_windows(model.config, str(cinc_dir), n_records=40, max_windows=100)
+    cut, transforms = split_feature_transform(model.model, features[:20])      # ranks from half of them
+    inputs = [x] + [apply_feature_transform(features, transforms[name]) for name in ("features", "tree_features")]
+    np.testing.assert_allclose(cut.predict(inputs, verbose=0), model.predict_on_batch([x, features]), atol=1e-5)
+    ranks = inputs[2]
+    # the calibration windows' ranks fill [0, 1]; the others' go beyond it, within (-1, 2)
+    assert ranks[:20].min() == 0 and ranks[:20].max() == 1 and len(np.unique(ranks[:20, 0])) > 10
+    assert ranks.min() > -1 and ranks.max() < 2
+    with pytest.raises(ConfigError, match="needs calibration features"):
+        split_feature_transform(model.model)
+
+
+def test_calibration_of_a_single_lead_model_takes_every_lead(fixture_dir):
+    """zoo:ludb_delineation sees one lead at a time: 12-lead LUDB records give 12 windows each,
+    padded to the U-Net's multiple."""
+    from ecg.export.calibration import representative_windows
+
+    model = KerasBaseModel({"path": "zoo:ludb_delineation"})
+    multiple = model.config.info["step_multiple"]
+    (x,) = representative_windows(model.config, str(fixture_dir / "ludb"), n_records=3, max_windows=100)
+    assert x.shape[0] == 36 and x.shape[2] == 1 and x.shape[1] % multiple == 0 and x.shape[1] >= 2500
+    assert np.array_equal(x[:, -1], x[:, 2499])                  # edge padding of each lead's window
+    assert len({float(np.round(w.std(), 4)) for w in x}) > 1     # different leads, not copies
 
 
 @pytest.mark.slow

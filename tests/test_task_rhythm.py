@@ -153,6 +153,9 @@ def test_boosted_trees_blended_into_the_saved_model(tmp_path, mirror_dir):
     assert main(args + [x for s in sets for x in ("--set", s)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["trees"]["weight"] == 0.5 and "trees_alone_test" in metrics["trees"]
+    # the reported test score at the kept weight is the saved model's (blended in numpy there, in Keras here)
+    np.testing.assert_allclose(metrics["trees"]["test_by_weight"]["0.5"]["challenge_f1"],
+                               metrics["test"]["challenge_f1"], atol=1e-6)
     assert metrics["best_epoch"].endswith("+ boosted trees (weight 0.5)")
     assert metrics["saved_model_max_abs_diff"] < 1e-5           # ecg predict's path equals the run's
     model = KerasBaseModel({"path": str(out / "model")})

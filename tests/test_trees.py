@@ -1,4 +1,7 @@
 """Boosted trees as network weights: equal to scikit-learn's predict_proba, saved and reloaded."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -70,6 +73,15 @@ def test_with_trees_blends_saves_and_reloads(cinc_features, tmp_path):
         np.testing.assert_allclose(back.predict_on_batch(inputs), expected, atol=2e-3 if compact else 1e-6)
         trees = back.model.get_layer("trees").get_weights()
         np.testing.assert_array_equal(trees[1], blend.model.get_layer("trees").get_weights()[1])
+    # a fresh process, where nothing has built a tree layer yet, loads the full save too
+    np.save(tmp_path / "windows.npy", windows)
+    np.save(tmp_path / "features.npy", x)
+    code = ("import sys, numpy as np; from ecg import KerasBaseModel; "
+            f"m = KerasBaseModel({{'path': {str(tmp_path / 'model_False')!r}}}); "
+            f"p = m.predict_on_batch([np.load({str(tmp_path / 'windows.npy')!r}), "
+            f"np.load({str(tmp_path / 'features.npy')!r})]); np.save({str(tmp_path / 'fresh.npy')!r}, p)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300, capture_output=True)
+    np.testing.assert_allclose(np.load(tmp_path / "fresh.npy"), expected, atol=1e-6)
     with pytest.raises(ModelError, match="without trees"):
         KerasBaseModel.with_trees(blend, gbc, 0.5)
     wrong = GradientBoostingClassifier(n_estimators=2, random_state=0).fit(x[:, :5], y)

@@ -98,6 +98,8 @@ def representative_windows(config, source, n_records=DEFAULT_RECORDS, max_window
     pipeline = apply_recipe(dataset.p.load(**load_kwargs, on_error="skip", report=ErrorReport()),
                             config.preprocess)
     takes_features = config.feature_input is not None
+    per_lead = config.input_shape is not None and config.input_shape[-1] == 1
+    multiple = int(config.info.get("step_multiple", 1))
     windows, features = [], []
     for start in range(0, len(picked), batch_size):
         try:
@@ -106,7 +108,9 @@ def representative_windows(config, source, n_records=DEFAULT_RECORDS, max_window
             continue                    # a record the recipe refuses gives no calibration window
         if batch is None or len(batch) == 0:
             continue
-        windows.append(batch.model_inputs())
+        if per_lead and not takes_features and max(sig.shape[-2] for sig in batch.signal) > 1:
+            batch = batch.unstack_leads()          # a single-lead model runs on each lead (delineation)
+        windows.append(_pad_to_multiple(batch.model_inputs(), multiple))
         if takes_features:
             features.append(batch.model_features())
     if not windows:
@@ -115,3 +119,10 @@ def representative_windows(config, source, n_records=DEFAULT_RECORDS, max_window
     keep = np.unique(np.linspace(0, len(x) - 1, min(max_windows, len(x))).round().astype(int))
     arrays = [x[keep]] + ([np.concatenate(features)[keep]] if takes_features else [])
     return [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
+
+
+def _pad_to_multiple(x, multiple):
+    """Windows ``(n, steps, channels)`` edge-padded at their end to a multiple of ``multiple`` steps
+    (a U-Net's input length; the delineation task pads its records alike)."""
+    extra = -x.shape[1] % multiple
+    return np.pad(x, ((0, 0), (0, extra), (0, 0)), mode="edge") if extra else x

@@ -174,14 +174,16 @@ def _convert(network, out, fmt, quantize, windows):
     if not quantize:
         to_litert(network, out)
         return (*_litert_tensors(out, names, network), None)
-    cut, transform = split_feature_transform(network)
-    windows = [apply_feature_transform(array, transform) if transform is not None and name == "features"
-               else clip_outliers(array) for name, array in zip(names, windows)]
-    to_litert(cut, out, _representative(names, windows))
-    inputs, outputs = _litert_tensors(out, names, network)
+    raw = dict(zip(names, windows))
+    cut, transforms = split_feature_transform(network, raw.get("features"))
+    cut_names = [tensor.name.split(":")[0] for tensor in cut.inputs]
+    windows = [apply_feature_transform(raw[transforms[name].get("from", name)], transforms[name])
+               if name in transforms else clip_outliers(raw[name]) for name in cut_names]
+    to_litert(cut, out, _representative(cut_names, windows))
+    inputs, outputs = _litert_tensors(out, cut_names, cut)
     for spec in inputs:
-        if transform is not None and spec["name"] == "features":
-            spec["transform"] = transform
+        if spec["name"] in transforms:
+            spec["transform"] = transforms[spec["name"]]
     return inputs, outputs, None
 
 

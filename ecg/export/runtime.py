@@ -122,9 +122,15 @@ class ExportedModel(BaseModel):
         return self.config.classes
 
     @property
+    def given_inputs(self):
+        """The inputs a caller gives (windows, and features): those not computed from another one
+        (an int8 export's ``tree_features`` come from the ``features``)."""
+        return [spec for spec in self.inputs if "from" not in spec.get("transform", {})]
+
+    @property
     def takes_features(self):
         """True when the network has a feature input beside the windows."""
-        return len(self.inputs) > 1
+        return len(self.given_inputs) > 1
 
     @property
     def quantized(self):
@@ -134,12 +140,15 @@ class ExportedModel(BaseModel):
     def _feeds(self, x):
         """``{input name: array}`` in the network's dtype from ``x`` (windows, or [windows, features])."""
         arrays = list(x) if isinstance(x, (list, tuple)) else [x]
-        if len(arrays) != len(self.inputs):
-            raise ModelError(f"{self.path} takes {len(self.inputs)} input(s) "
-                             f"{[spec['name'] for spec in self.inputs]}; got {len(arrays)}")
+        given = self.given_inputs
+        if len(arrays) != len(given):
+            raise ModelError(f"{self.path} takes {len(given)} input(s) "
+                             f"{[spec['name'] for spec in given]}; got {len(arrays)}")
+        raw = {spec["name"]: array for spec, array in zip(given, arrays)}
         feeds = {}
-        for spec, array in zip(self.inputs, arrays):
-            array = np.asarray(array, dtype=np.float32)
+        for spec in self.inputs:
+            source = spec.get("transform", {}).get("from", spec["name"])
+            array = np.asarray(raw[source], dtype=np.float32)
             if "transform" in spec:
                 array = apply_feature_transform(array, spec["transform"])
             expected = tuple(spec["shape"][1:])

@@ -807,6 +807,10 @@ class KerasBaseModel(BaseModel):
             from ecg.models.frontends import frontend_factory
 
             frontend_factory.get(config.model.frontend.name)
+        if config.trees is not None:                      # registers the trees' layer class with Keras
+            from ecg.models.trees import tree_ensemble_class
+
+            tree_ensemble_class()
         if os.path.isfile(os.path.join(path, COMPACT_FILE)):
             return self._load_compact(path, config)
         try:

@@ -20,7 +20,6 @@ import numpy as np
 
 from ecg.errors import ConfigError
 
-_UNREACHABLE = 1e9
 
 
 def tree_arrays(model):
@@ -61,7 +60,9 @@ def tree_arrays(model):
     feature = np.zeros((n_trees, n_nodes), np.float32)
     threshold = np.zeros((n_trees, n_nodes), np.float32)
     paths = np.zeros((n_trees, n_leaves, n_nodes), np.float32)
-    lefts = np.full((n_trees, n_leaves), _UNREACHABLE, np.float32)
+    # an unused leaf: no score reaches n_nodes + 1 (a small number, so that an int8 export
+    # quantizes the lefts of the used leaves exactly)
+    lefts = np.full((n_trees, n_leaves), n_nodes + 1, np.float32)
     value = np.zeros((n_trees, n_leaves), np.float32)
     for t, tree in enumerate(trees):
         split_of, leaf_of = {}, {}
@@ -141,8 +142,15 @@ def _layer_class():
             decisions = ops.cast(ops.less_equal(chosen, self.threshold), x.dtype)
             score = ops.einsum("btn,tln->btl", decisions, self.paths)
             reached = ops.cast(ops.greater(score, self.lefts - 0.5), x.dtype)
-            per_tree = ops.sum(reached * self.value, axis=-1)                  # (batch, trees)
-            raw = ops.matmul(per_tree, self.tree_class) + self.init
+            # the raw outputs as one matrix product of the reached leaves: (trees * leaves, outputs)
+            # leaf values, in two parts for an int8 export, whose weights get one scale per output:
+            # the values up to 1/16 of the largest, and the rest (a few large leaves)
+            leaf_values = ops.reshape(self.value[:, :, None] * self.tree_class[:, None, :],
+                                      (self.n_trees * self.n_leaves, self.n_outputs))
+            bound = ops.max(ops.abs(leaf_values)) / 16.0
+            fine = ops.clip(leaf_values, -bound, bound)
+            flat = ops.reshape(reached, (-1, self.n_trees * self.n_leaves))
+            raw = ops.matmul(flat, fine) + ops.matmul(flat, leaf_values - fine) + self.init
             if self.n_outputs == 1:
                 raw = ops.concatenate([ops.zeros_like(raw), raw], axis=-1)
             return ops.softmax(raw, axis=-1)

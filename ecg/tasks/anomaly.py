@@ -260,14 +260,10 @@ def run(cfg, run_dir, resume=False, log=print):
     """Train on normal beats, calibrate on normal validation beats, test on DS2, save."""
     from ecg.data.datasets.base import make_subset
     from ecg.models.keras_model import KerasBaseModel
-    from ecg.tasks.beats import Beats, cache_records, dataset_def, prepare_recipe, split_records
+    from ecg.tasks.beats import Beats, cache_records, prepare_recipe, start_run
 
     began = time.time()
-    run_dir = RunDirectory(run_dir)
-    run_dir.write_yaml("config.yaml", cfg.model_dump(mode="json"))
-    spec = dataset_def(cfg)
-    records = split_records(cfg, spec)
-    log(f"{cfg.name}: " + ", ".join(f"{k} {len(v)} records" for k, v in records.items()))
+    run_dir, spec, records = start_run(cfg, run_dir, log)
     cache_dir = run_dir / "cache" / "reference"
     everything = make_subset(spec.dataset, [r for part in records.values() for r in part])
     cache_records(everything, prepare_recipe(cfg, "atr"), cache_dir, log)

@@ -196,6 +196,21 @@ def split_records(cfg, spec):
     return records
 
 
+def start_run(cfg, run_dir, log):
+    """Open a run over named record splits: ``(run_dir, spec, records)``.
+
+    The run directory (a :class:`RunDirectory`) gets the resolved ``config.yaml``; the
+    dataset is found or downloaded (:func:`dataset_def`), split by :func:`split_records`,
+    and the split sizes are logged.
+    """
+    run_dir = RunDirectory(run_dir)
+    run_dir.write_yaml("config.yaml", cfg.model_dump(mode="json"))
+    spec = dataset_def(cfg)
+    records = split_records(cfg, spec)
+    log(f"{cfg.name}: " + ", ".join(f"{k} {len(v)} records" for k, v in records.items()))
+    return run_dir, spec, records
+
+
 def cache_records(dataset, recipe, cache_dir, log, ann_ext="atr"):
     """Run the load (signal, meta and annotation ``ann_ext``) + ``recipe`` over ``dataset``
     once, into ``<cache_dir>/<record>.npz``.
@@ -477,11 +492,7 @@ def run(cfg, run_dir, resume=False, log=print):
     from ecg.tasks.rhythm import class_weights
 
     began = time.time()
-    run_dir = RunDirectory(run_dir)
-    run_dir.write_yaml("config.yaml", cfg.model_dump(mode="json"))
-    spec = dataset_def(cfg)
-    records = split_records(cfg, spec)
-    log(f"{cfg.name}: " + ", ".join(f"{k} {len(v)} records" for k, v in records.items()))
+    run_dir, spec, records = start_run(cfg, run_dir, log)
     cache_dir = run_dir / "cache" / "reference"
     everything = make_subset(spec.dataset, [r for part in records.values() for r in part])
     cache_records(everything, prepare_recipe(cfg, "atr"), cache_dir, log)

@@ -331,6 +331,10 @@ def predict_cached(model, items, cache_dir, multiple, batch_size=64):
 def predict_records(model_dir, dataset, batch_size=8):
     """Masks ``{f"{record}_{lead}": int8 mask}`` of raw records, by a saved model and its recipe.
 
+    ``model_dir`` is a saved model's folder, or a model object (a
+    :class:`~ecg.models.keras_model.KerasBaseModel`, or an exported file opened by
+    :func:`ecg.export.load_exported`).
+
     Returns
     -------
     tuple
@@ -339,7 +343,7 @@ def predict_records(model_dir, dataset, batch_size=8):
     from ecg.models.keras_model import KerasBaseModel
     from ecg.recipes import recipe_steps
 
-    model = KerasBaseModel({"path": str(model_dir)})
+    model = model_dir if hasattr(model_dir, "predict_on_batch") else KerasBaseModel({"path": str(model_dir)})
     multiple = model.config.info.get("step_multiple", 1)
     steps = recipe_steps(model.config.preprocess)
     masks = {}

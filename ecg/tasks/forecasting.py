@@ -250,15 +250,11 @@ def run(cfg, run_dir, resume=False, log=print):
     """Train, validate, test against the baselines, save; return the metrics."""
     from ecg.data.datasets.base import make_subset
     from ecg.models.keras_model import KerasBaseModel
-    from ecg.tasks.beats import dataset_def, split_records
+    from ecg.tasks.beats import start_run
     from ecg.tasks.windows import cache_signals, clean_recipe, read_signals, windows_dataset
 
     began = time.time()
-    run_dir = RunDirectory(run_dir)
-    run_dir.write_yaml("config.yaml", cfg.model_dump(mode="json"))
-    spec = dataset_def(cfg)
-    records = split_records(cfg, spec)
-    log(f"{cfg.name}: " + ", ".join(f"{k} {len(v)} records" for k, v in records.items()))
+    run_dir, spec, records = start_run(cfg, run_dir, log)
     cache_dir = run_dir / "cache" / "clean"
     everything = [r for part in records.values() for r in part]
     cache_signals(make_subset(spec.dataset, everything), clean_recipe(cfg.prepare), cache_dir, log)

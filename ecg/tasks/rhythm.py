@@ -258,8 +258,13 @@ def blend_trees(cfg, model, sets, labels, cache_dir, log):
     values = [challenge_f1(y["validation"], (1 - w) * net_val + w * tree_val, classes=cfg.classes,
                            scored=tuple(cfg.scored)) for w in grid]
     weight = grid[int(np.argmax(values))]
-    alone = scores(cfg, labels["test"], trees.predict_proba(x["test"]))
-    summary = {"weight": weight, "validation": dict(zip(map(str, grid), values)),
+    tree_test = trees.predict_proba(x["test"])
+    alone = scores(cfg, labels["test"], tree_test)
+    # reported only (the weight is chosen on validation): the test scores at every weight of the grid
+    net_test = predict_cached(cfg, model, sets["test"], cache_dir)
+    by_weight = {str(w): {k: scores(cfg, labels["test"], (1 - w) * net_test + w * tree_test)[k]
+                          for k in ("challenge_f1", f"{cfg.positive}_vs_rest_macro_f1")} for w in grid}
+    summary = {"weight": weight, "validation": dict(zip(map(str, grid), values)), "test_by_weight": by_weight,
                "trees_alone_test": {k: alone[k] for k in ("challenge_f1", "macro_f1",
                                                           f"{cfg.positive}_vs_rest_macro_f1")},
                "seconds": round(time.time() - began, 1)}
