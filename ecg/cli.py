@@ -71,8 +71,14 @@ def main(argv=None):
     from ecg.commands.common import apply_shared
     from ecg.errors import EcgError
 
+    import logging
+
+    from ecg import progress
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    # --quiet sets these for the command; a caller in the same process (a notebook, a test) gets them back
+    logger, level, mode = logging.getLogger("ecg"), logging.getLogger("ecg").level, progress.get_default()
     try:
         code = apply_shared(args).func(args) or 0
         sys.stdout.flush()                      # inside the try: a closed pipe is caught here, not at exit
@@ -86,6 +92,9 @@ def main(argv=None):
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
+    finally:
+        logger.setLevel(level)
+        progress.set_default(mode)
 
 
 def _quiet_stdout():

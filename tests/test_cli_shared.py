@@ -82,6 +82,24 @@ def test_set_reaches_the_command(fixture_dir, tmp_path, capsys):
     assert "valid keys: beats, dpi" in capsys.readouterr().err
 
 
+def test_quiet_leaves_the_process_as_it_was(capsys):
+    """ecg --quiet run in-process (a notebook, a test) gives the ecg logger and the progress default back."""
+    import logging
+
+    from ecg import progress
+
+    logger = logging.getLogger("ecg")
+    before = logger.level, progress.get_default()
+    logger.setLevel(logging.INFO)
+    progress.set_default("line")
+    try:
+        assert main(["models", "--quiet"]) == 0
+        assert (logger.level, progress.get_default()) == (logging.INFO, "line")
+    finally:
+        logger.setLevel(before[0])
+        progress.set_default(before[1])
+
+
 def test_models_out_writes_what_it_would_print(tmp_path, capsys):
     assert main(["models"]) == 0
     printed = capsys.readouterr().out
