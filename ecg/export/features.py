@@ -14,11 +14,11 @@ off the network: its feature input takes the clipped standard scores, bounded by
 
 Boosted trees blended into the network (:mod:`ecg.models.trees`) split the raw
 features at thresholds that often lie in their long tails, which the soft clip
-compresses: at one int8 step of the clipped scores, a quarter of the trees'
-decisions changed class on CinC 2017 windows. So the trees get an input of their own,
+compresses into a few int8 steps of the clipped scores, so that rounding moves many
+CinC 2017 windows across them. So the trees get an input of their own,
 ``tree_features``, computed on the host from the same raw features: each feature's rank
 among the calibration windows' (a piecewise-linear map through its quantiles, into
-[0, 1]), where an int8 step moves a record by about 1/255 of the records; the trees'
+[0, 1], continued beyond them), where an int8 step moves a record by about 1/255 of the records; the trees'
 thresholds go through the same increasing map, so in float the decisions are unchanged.
 """
 import numpy as np
