@@ -53,7 +53,10 @@ def export_pair(name, folder, mirror, records, windows):
                               calibration_records=records, max_windows=windows, latency_repeats=20, log=None)
         print(f"{name} {quantize or 'float32'}: {report['bytes']:,} bytes, parity on "
               f"{report['parity']['windows']} calibration windows: same class {100 * report['parity']['same_class']:.1f} %, "
-              f"max |diff| {report['parity']['max_abs_diff']:.3g} ({time.perf_counter() - start:.0f} s)", flush=True)
+              f"max |diff| {report['parity']['max_abs_diff']:.3g}"
+              + (f", ranges from {report['calibration']['used']} windows (same class by share kept: "
+                 f"{report['calibration'].get('same_class_by_keep')})" if report.get("calibration") else "")
+              + f" ({time.perf_counter() - start:.0f} s)", flush=True)
         out.append((f"litert {quantize or 'float32'}", path, report))
     return out
 
@@ -147,7 +150,8 @@ def main(argv=None):
             metrics = evaluate_ludb(files, args.mirror)
         else:
             metrics = evaluate_beats(files, args.mirror, args.ds2_records)
-        result["tasks"][name] = {"exports": {label: {k: report[k] for k in ("bytes", "parity", "quantization_params")}
+        result["tasks"][name] = {"exports": {label: {k: report.get(k) for k in ("bytes", "parity", "calibration",
+                                                                                "quantization_params")}
                                              for label, _, report in exports},
                                  "test": metrics}
         out = Path(args.out)

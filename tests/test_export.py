@@ -27,7 +27,8 @@ from ecg.models.keras_model import KerasBaseModel
 STEPS = 512
 CLASSES = ["N", "A", "O", "~"]
 TOLERANCE = 1e-4
-SEGMENTATION = ["unet"]      # per-sample output; tcn and conformer segmenters pass too, left out for time
+SEGMENTATION = ["unet", "autoencoder"]      # per-sample output; tcn and conformer segmenters pass too, left out for time
+SEGMENTATION_ONLY = {"autoencoder": {"filters": [4, 8], "latent": 3}}
 CASES = ([(name, "classification") for name in ZOO]
          + [(name, "segmentation") for name in SEGMENTATION])
 
@@ -46,11 +47,17 @@ def windows(cinc_dir):
 
 
 def tiny_model(name, task="classification", num_classes=len(CLASSES)):
-    params, _ = ZOO[name]
+    params = SEGMENTATION_ONLY[name] if name in SEGMENTATION_ONLY else ZOO[name][0]
     model = KerasBaseModel({"model": {"name": name, "params": params}, "task": task, "seed": 0,
                             "input_shape": (STEPS, 1), "num_classes": num_classes,
                             "classes": CLASSES[:num_classes], "preprocess": [{"resample_signals": {"fs": 300.0}}]})
     return model.build((STEPS, 1), num_classes)
+
+
+def test_every_factory_architecture_has_an_export_case():
+    from ecg.models.factory import model_factory
+
+    assert {name for name, _ in CASES} == set(model_factory.list())
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
@@ -216,35 +223,94 @@ def test_zoo_model_exports_with_its_feature_input(zoo_exports):
     assert onnx_report["parity"]["max_abs_diff"] <= TOLERANCE and onnx_report["parity"]["source"] == "calibration"
     assert int8["parity"]["same_class"] >= 0.99 and int8["parity"]["windows"] >= 40
     assert int8["bytes"] < 0.35 * onnx_report["bytes"]        # int8 weights: a quarter of float32's
+    # calibration_keep="auto": both shares tried, the better kept, no candidate file left behind
+    tried = int8["calibration"]["same_class_by_keep"]
+    assert set(tried) == {"1.0", "0.5"} and int8["parity"]["same_class"] == max(tried.values())
+    assert int8["calibration"]["used"] == round(int8["calibration"]["keep"] * int8["calibration"]["windows"])
+    assert not [path for path in folder.iterdir() if ".tmp" in path.name]
     meta = read_sidecar(folder / "cinc2017_int8.tflite")
     # the zoo model blends boosted trees in: their features come as ranks, from the same raw features
     assert [spec["name"] for spec in meta["inputs"]] == ["ecg", "features", "tree_features"]
     assert meta["inputs"][0]["shape"] == [None, 3000, 1] and meta["sampling_rate_hz"] == 100.0
     assert set(meta["inputs"][1]["transform"]) == {"mean", "std", "clip"}
     assert meta["inputs"][2]["transform"]["from"] == "features"
-    assert np.array(meta["inputs"][2]["transform"]["quantiles"]).shape == (25, 257)
+    assert {j for j, _ in meta["inputs"][2]["transform"]["thresholds"]} <= set(range(25))
     assert all("scale" in spec and "zero_point" in spec for spec in meta["inputs"] + meta["outputs"])
     assert meta["classes"] == ["N", "A", "O", "~"] and "rr_features" in json.dumps(meta["preprocess"])
 
 
 def test_int8_cut_of_a_blended_network_is_the_same_function(cinc_dir):
-    """The int8 cut (features standardised on the host, trees on feature ranks with their thresholds
-    mapped alike) computes in float what the saved network computes on raw features."""
+    """The int8 cut (features standardised on the host, trees on threshold counts, leaf values
+    as Dense weights) computes in float what the saved network computes on raw features."""
     from ecg.export.calibration import representative_windows
-    from ecg.export.features import apply_feature_transform, split_feature_transform
+    from ecg.export.features import LEVELS, apply_feature_transform, split_feature_transform
 
     model = KerasBaseModel({"path": "zoo:cinc2017"})
     assert model.config.trees is not None
     x, features = representative_windows(model.config, str(cinc_dir), n_records=40, max_windows=100)
-    cut, transforms = split_feature_transform(model.model, features[:20])      # ranks from half of them
+    cut, transforms = split_feature_transform(model.model)
     inputs = [x] + [apply_feature_transform(features, transforms[name]) for name in ("features", "tree_features")]
     np.testing.assert_allclose(cut.predict(inputs, verbose=0), model.predict_on_batch([x, features]), atol=1e-5)
-    ranks = inputs[2]
-    # the calibration windows' ranks fill [0, 1]; the others' go beyond it, within (-1, 2)
-    assert ranks[:20].min() == 0 and ranks[:20].max() == 1 and len(np.unique(ranks[:20, 0])) > 10
-    assert ranks.min() > -1 and ranks.max() < 2
-    with pytest.raises(ConfigError, match="needs calibration features"):
-        split_feature_transform(model.model)
+    counts = inputs[2]
+    assert np.array_equal(counts, np.round(counts)) and counts.min() == 0 and counts.max() <= LEVELS
+    columns = transforms["tree_features"]["thresholds"]
+    assert all(len(t) <= LEVELS and np.all(np.diff(t) > 0) for _, t in columns)
+    assert {j for j, _ in columns} <= set(range(features.shape[1])) and len(columns) == counts.shape[1]
+
+
+def test_trim_outlier_windows_leaves_out_activation_peaks():
+    """A window whose hidden activations peak far beyond the others' does not set the int8
+    ranges; the share kept is the share asked for; None keeps every window."""
+    import keras
+
+    from ecg.export.calibration import activation_peaks, trim_outlier_windows
+
+    x_in = keras.Input((4,), name="x")
+    hidden = keras.layers.Dense(3, activation="relu", name="hidden")
+    network = keras.Model(x_in, keras.layers.Dense(2, name="out")(hidden(x_in)))
+    hidden.set_weights([np.eye(4, 3, dtype=np.float32), np.zeros(3, np.float32)])
+    x = np.random.default_rng(0).uniform(0, 1, (100, 4)).astype(np.float32)
+    x[7, 0] = 50.0                                                 # one window far out in the hidden layer
+    peaks = activation_peaks(network, {"x": x})
+    assert peaks.shape == (100, 2) and peaks[7, 0] == pytest.approx(50.0)
+    keep = trim_outlier_windows(network, {"x": x}, 0.9)
+    assert not keep[7] and keep.sum() == 90
+    # the kept windows are the calmest: none of them peaks above a left-out one in every layer
+    assert peaks[keep].max(0)[0] <= peaks[~keep].max(0)[0]
+    assert trim_outlier_windows(network, {"x": x}, None).all() and trim_outlier_windows(network, {"x": x}, 1).all()
+    with pytest.raises(ConfigError, match="share of calibration windows"):
+        trim_outlier_windows(network, {"x": x}, 1.5)
+
+
+def test_calibration_keep_argument():
+    import argparse
+
+    from ecg.commands.export import _keep
+
+    assert _keep("auto") == "auto" and _keep("0.5") == 0.5 and _keep("1") == 1.0
+    for bad in ("0", "1.5", "half"):
+        with pytest.raises(argparse.ArgumentTypeError, match="share in"):
+            _keep(bad)
+
+
+def test_threshold_levels_decide_as_the_raw_thresholds():
+    """Hand-made splits: x <= t on raw values is count(thresholds < x) <= k, also where a feature
+    has more thresholds than one column holds, at the thresholds themselves and beyond them."""
+    from ecg.export.features import apply_feature_transform, threshold_levels
+
+    rng = np.random.default_rng(0)
+    n_trees, n_nodes = 50, 3
+    feature = rng.integers(0, 2, (n_trees, n_nodes)).astype(np.float32)
+    threshold = rng.choice(np.linspace(-5, 5, 31).astype(np.float32), (n_trees, n_nodes))
+    paths = np.ones((n_trees, 2, n_nodes), np.float32)
+    transform, new_feature, new_threshold = threshold_levels(feature, threshold, paths, 2, levels=7)
+    assert len(transform["thresholds"]) > 2                    # feature 0 and 1 each span several columns
+    x = np.r_[threshold.ravel()[:20], rng.uniform(-8, 8, 200)].astype(np.float32)
+    raw = np.stack([x, x[::-1]], axis=1)
+    counts = apply_feature_transform(raw, transform)
+    expected = raw[:, feature.astype(int)] <= threshold                        # (n, trees, nodes)
+    got = counts[:, new_feature.astype(int)] <= new_threshold
+    assert np.array_equal(got, expected) and expected.any() and (~expected).any()
 
 
 def test_calibration_of_a_single_lead_model_takes_every_lead(fixture_dir):

@@ -46,6 +46,23 @@ def test_tree_layer_equals_sklearn(cinc_features, classes):
     rng = np.random.default_rng(0)
     shifted = x * (1 + 0.05 * rng.standard_normal(x.shape)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(layer(shifted)), gbc.predict_proba(shifted), atol=1e-5)
+    # the leaves form of an int8 export: one reached leaf per tree, and leaf_logits' Dense weights
+    # over them give scikit-learn's probabilities again (the binary case through [-raw/2, raw/2])
+    from ecg.models.trees import leaf_logits
+
+    leaves_layer = tree_ensemble_class()(**tree_layer_config(arrays), returns="leaves")
+    leaves_layer.build((None, x.shape[1]))
+    leaves_layer.set_weights([arrays[name] for name in WEIGHT_NAMES])
+    reached = np.asarray(leaves_layer(shifted))
+    n_trees, n_leaves = arrays["value"].shape
+    assert reached.shape == (len(x), n_trees * n_leaves)
+    assert np.array_equal(reached.reshape(len(x), n_trees, n_leaves).sum(-1), np.ones((len(x), n_trees)))
+    fine, coarse, bias = leaf_logits(dict(zip(WEIGHT_NAMES, (arrays[name] for name in WEIGHT_NAMES))))
+    assert np.abs(fine).max() <= np.abs(fine + coarse).max() / 16 + 1e-7
+    logits = reached @ (fine.astype(np.float64) + coarse) + bias
+    probabilities = np.exp(logits - logits.max(1, keepdims=True))
+    probabilities /= probabilities.sum(1, keepdims=True)
+    np.testing.assert_allclose(probabilities, gbc.predict_proba(shifted), atol=1e-5)
 
 
 def test_with_trees_blends_saves_and_reloads(cinc_features, tmp_path):

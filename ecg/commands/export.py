@@ -37,6 +37,10 @@ def register(subparsers):
     parser.add_argument("--calibration", help="real windows for int8 and the parity check: a folder of "
                                               "records, or a dataset name (its training split)")
     parser.add_argument("--calibration-records", type=int, default=200, help="records read (default 200)")
+    parser.add_argument("--calibration-keep", type=_keep, default="auto",
+                        help="share of the calibration windows, those with the least extreme activations, "
+                             "that set the int8 ranges (1: every window; default auto: 1 or 0.5, whichever "
+                             "agrees with the Keras model on more calibration windows)")
     parser.add_argument("--mirror", help="PhysioNet mirror for a --calibration dataset")
     parser.add_argument("--data-path", help="an extracted copy of the --calibration dataset")
     parser.add_argument("--fs", type=float, help="sampling rate of the windows in Hz for the sidecar, when "
@@ -49,12 +53,28 @@ def register(subparsers):
     parser.set_defaults(func=run)
 
 
+def _keep(text):
+    """``--calibration-keep``: ``auto`` or a share in (0, 1]."""
+    import argparse
+
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a share in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a share in (0, 1], got {text!r}")
+    return value
+
+
 def run(args):
     """Run ``ecg export`` with parsed arguments; return the exit status."""
     from ecg.export import export_model
 
     export_model(args.model, args.out, format=args.format, quantize=args.quantize, calibration=args.calibration,
                  c_header=args.c_header, fs=args.fs, mirror=args.mirror, data_path=args.data_path,
-                 calibration_records=args.calibration_records, npu_check=args.npu_check,
+                 calibration_records=args.calibration_records,
+                 calibration_keep=args.calibration_keep, npu_check=args.npu_check,
                  latency_repeats=args.repeats, log=None if args.quiet else print)
     return 0

@@ -14,27 +14,26 @@ off the network: its feature input takes the clipped standard scores, bounded by
 
 Boosted trees blended into the network (:mod:`ecg.models.trees`) split the raw
 features at thresholds that often lie in their long tails, which the soft clip
-compresses into a few int8 steps of the clipped scores, so that rounding moves many
+compresses into a few int8 steps of the clipped scores, so that rounding would move many
 CinC 2017 windows across them. So the trees get an input of their own,
-``tree_features``, computed on the host from the same raw features: each feature's rank
-among the calibration windows' (a piecewise-linear map through its quantiles, into
-[0, 1], continued beyond them), where an int8 step moves a record by about 1/255 of the records; the trees'
-thresholds go through the same increasing map, so in float the decisions are unchanged.
+``tree_features``, computed on the host from the same raw features: for each run of a
+feature's thresholds, how many of them lie below the value (:func:`threshold_levels`).
+Those counts are small integers, which int8 holds exactly, and each split compares one
+with ``k + 1/2``: the trees decide in int8 as in float. Their leaf values become the
+constant weights of two ``Dense`` layers (:func:`ecg.models.trees.leaf_logits`), which
+int8 quantizes per class.
 """
 import numpy as np
 
 FEATURE_LAYERS = ("feature_norm", "feature_clip_in", "feature_clip", "feature_clip_out")
 
 
-def split_feature_transform(network, features=None):
+def split_feature_transform(network):
     """The network without its feature standardisation and clip, and the host transforms.
 
     Parameters
     ----------
     network : keras.Model
-    features : numpy.ndarray, optional
-        Raw features of calibration windows ``(n, n_features)``: needed for a network with
-        boosted trees, whose ``tree_features`` input maps features through their quantiles.
 
     Returns
     -------
@@ -43,13 +42,14 @@ def split_feature_transform(network, features=None):
         network with copies of every other layer (and of its weights) and ``{input name:
         transform}``: ``"features"`` -> ``{"mean": [...], "std": [...], "clip": float}``
         (keys of the steps it had); with trees, also ``"tree_features"`` -> ``{"from":
-        "features", "quantiles": [[...], ...]}`` (the new input of the trees).
+        "features", "thresholds": [[j, [...]], ...]}`` (the new input of the trees, see
+        :func:`threshold_levels`).
     """
     import keras
 
     layers = {layer.name: layer for layer in network.layers}
     if "trees" in layers and isinstance(layers.get("network"), keras.Model):
-        return _split_blended(network, layers, features)
+        return _split_blended(network, layers)
     if not set(FEATURE_LAYERS) & set(layers):
         return network, {}
     transform = {}
@@ -71,36 +71,29 @@ def split_feature_transform(network, features=None):
     return cut, {"features": transform}
 
 
-QUANTILES = 257
-"""Points of the quantile map of ``tree_features`` (256 steps, one per int8 level)."""
+LEVELS = 100
+"""Thresholds per column of ``tree_features``: its values are counts of thresholds in
+``[0, LEVELS]``, whose int8 step (``LEVELS / 255``) and the step of the thresholds'
+constant (about the same) together stay under 1/2, so that each count and each
+``k + 1/2`` quantize to the sides of each other they are on in float."""
 
 
-def _split_blended(network, layers, features):
+def _split_blended(network, layers):
     """:func:`split_feature_transform` of a network with boosted trees (:func:`ecg.models.trees.blended`)."""
     import keras
 
-    from ecg.errors import ConfigError
-    from ecg.models.trees import WEIGHT_NAMES, tree_ensemble_class
+    from ecg.models.trees import WEIGHT_NAMES, leaf_logits, tree_ensemble_class
 
     inner, transforms = split_feature_transform(layers["network"])
     if not transforms:
         return network, {}
-    if features is None or len(features) < 2:
-        raise ConfigError("an int8 export of a network with boosted trees needs calibration features "
-                          "(the trees' input maps each feature through its quantiles)")
     trees = layers["trees"]
     shapes = {key: trees.get_config()[key] for key in ("n_trees", "n_nodes", "n_leaves", "n_features",
                                                        "n_classes", "n_outputs")}
-    quantiles = np.quantile(np.asarray(features, np.float64), np.linspace(0, 1, QUANTILES), axis=0).T
-    tree_transform = {"from": "features", "quantiles": quantiles.tolist()}
     weights = dict(zip(WEIGHT_NAMES, trees.get_weights()))
-    feature = weights["feature"].astype(np.int64)
-    threshold = np.asarray(weights["threshold"], np.float64)
-    mapped = np.empty_like(threshold)
-    for j in range(quantiles.shape[0]):
-        at = feature == j
-        mapped[at] = _ranks(threshold[at], quantiles[j])
-    weights["threshold"] = mapped.astype(np.float32)
+    tree_transform, weights["feature"], weights["threshold"] = threshold_levels(
+        weights["feature"], weights["threshold"], weights["paths"], shapes["n_features"])
+    shapes["n_features"] = len(tree_transform["thresholds"])
     # unused leaves: lefts beyond any score, but small (models saved before 2026-12-03 hold 1e9,
     # which makes the int8 scale of the comparison so coarse that no leaf is reached)
     weights["lefts"] = np.minimum(weights["lefts"], shapes["n_nodes"] + 1).astype(np.float32)
@@ -109,36 +102,90 @@ def _split_blended(network, layers, features):
     inputs = [keras.Input(tuple(t.shape[1:]), name=name) for t, name in zip(inner.inputs, names)]
     tree_input = keras.Input((shapes["n_features"],), name="tree_features")
     out = keras.Model(inner.inputs, inner.outputs[0], name="network")(inputs)
-    tree_out = tree_ensemble_class()(**shapes, name="trees")(tree_input)
+    # the trees' leaves, then their values as constant Dense weights (see leaf_logits)
+    leaves = tree_ensemble_class()(**shapes, returns="leaves", name="trees")(tree_input)
+    fine, coarse, bias = leaf_logits(weights)
+    fine_layer = keras.layers.Dense(fine.shape[1], name="tree_leaves_fine")
+    coarse_layer = keras.layers.Dense(fine.shape[1], use_bias=False, name="tree_leaves_coarse")
+    logits = keras.layers.Add(name="tree_logits")([fine_layer(leaves), coarse_layer(leaves)])
+    tree_out = keras.layers.Softmax(name="tree_probabilities")(logits)
     weight = float(layers["trees_share"].scale)
     net_part = keras.layers.Rescaling(1.0 - weight, name="network_share")(out)
     tree_part = keras.layers.Rescaling(weight, name="trees_share")(tree_out)
     cut = keras.Model(inputs + [tree_input], keras.layers.Add(name="blend")([net_part, tree_part]), name="blended")
     cut.get_layer("trees").set_weights([weights[name] for name in WEIGHT_NAMES])
+    fine_layer.set_weights([fine, bias])
+    coarse_layer.set_weights([coarse])
     return cut, {**transforms, "tree_features": tree_transform}
 
 
-def _ranks(values, quantiles):
-    """``values`` of one feature -> [0, 1] through its ``quantiles``, strictly increasing.
+def threshold_levels(feature, threshold, paths, n_features, levels=LEVELS):
+    """The trees' splits re-coded on threshold counts: exact under int8.
 
-    Tied quantiles are jumped (the first of each run is kept). Beyond the quantiles, at a
-    distance ``d`` of ``r = d / span`` spans, the map goes on as ``1 + r / (1 + r)`` (and
-    ``-r / (1 + r)`` below): into (1, 2) and (-1, 0), so that values and thresholds
-    outside the calibration range keep their order.
+    A tree only asks of feature ``j`` whether ``x <= t`` for its thresholds ``t``. With
+    ``T`` the distinct thresholds of ``j``, sorted, ``x <= T[k]`` exactly when fewer than
+    ``k + 1`` of them lie below ``x``: ``count(T < x) <= k``. So ``tree_features`` carries,
+    per column, that count over a run of at most ``levels`` thresholds of one feature
+    (a feature with more gets several columns), and each split compares its column with
+    ``k + 1/2``. Counts are small integers, so int8 rounding cannot move a record across
+    a split (see :data:`LEVELS`).
+
+    Parameters
+    ----------
+    feature, threshold : numpy.ndarray
+        ``(n_trees, n_nodes)``: the feature index and threshold of each split.
+    paths : numpy.ndarray
+        ``(n_trees, n_leaves, n_nodes)``: which splits exist (a split no leaf's way uses is padding).
+    n_features : int
+
+    Returns
+    -------
+    tuple
+        ``(transform, feature, threshold)``: the ``tree_features`` transform ``{"from":
+        "features", "thresholds": [[feature j, [t, ...]], ...]}`` (one entry per column),
+        and the splits' new column indices and thresholds, float32.
     """
-    grid = np.asarray(quantiles, np.float64)
-    levels = np.linspace(0.0, 1.0, len(grid))
-    keep = np.r_[True, np.diff(grid) > 0]                       # ties: keep the first of each run
-    grid, levels = grid[keep], levels[keep]
-    span = grid[-1] - grid[0] if grid[-1] > grid[0] else max(abs(grid[0]), 1.0)
-    v = np.asarray(values, np.float64)
-    if len(grid) > 1:
-        u = np.interp(v, grid, levels)
-    else:
-        u = np.zeros_like(v)
-    above = np.maximum(v - grid[-1], 0) / span
-    below = np.maximum(grid[0] - v, 0) / span
-    return u + above / (1 + above) - below / (1 + below)
+    feature = np.asarray(feature).astype(np.int64)
+    threshold = np.asarray(threshold, np.float32)
+    used = np.abs(np.asarray(paths)).sum(axis=1) > 0
+    columns, new_feature = [], np.zeros(feature.shape, np.float32)
+    new_threshold = np.zeros(feature.shape, np.float32)
+    for j in range(n_features):
+        at = used & (feature == j)
+        distinct = np.unique(threshold[at])
+        first = len(columns)
+        for start in range(0, len(distinct), levels):
+            columns.append([j, distinct[start:start + levels].astype(np.float64).tolist()])
+        k = np.searchsorted(distinct, threshold[at])
+        new_feature[at] = first + k // levels
+        new_threshold[at] = k % levels + 0.5
+    if not columns:                                            # trees of stumps that never split
+        columns.append([0, []])
+    return {"from": "features", "thresholds": columns}, new_feature, new_threshold
+
+
+def calibration_pins(windows, transforms):
+    """Calibration windows with two more, whose threshold counts are 0 and :data:`LEVELS`.
+
+    The int8 scale of ``tree_features`` then spans ``[0, LEVELS]`` whatever counts the
+    calibration records reach (a count beyond the calibrated range would saturate and
+    cross a split). The other inputs of the two extra windows repeat the first window.
+
+    Parameters
+    ----------
+    windows : dict
+        ``{input name: (n, ...) float32 array}`` of the cut network.
+    transforms : dict
+        From :func:`split_feature_transform`.
+    """
+    pinned = {}
+    for name, array in windows.items():
+        if "thresholds" in transforms.get(name, {}):
+            extra = np.stack([np.zeros(array.shape[1:]), np.full(array.shape[1:], LEVELS)])
+        else:
+            extra = np.repeat(array[:1], 2, axis=0)
+        pinned[name] = np.concatenate([array, extra.astype(array.dtype)])
+    return pinned
 
 
 def apply_feature_transform(features, transform):
@@ -149,9 +196,11 @@ def apply_feature_transform(features, transform):
     >>> apply_feature_transform(np.array([[3.0, 100.0]]), {"mean": [1.0, 0.0], "std": [2.0, 1.0], "clip": 4.0}).round(3)
     array([[0.98, 4.  ]], dtype=float32)
     """
+    if "thresholds" in transform:                               # threshold counts (threshold_levels)
+        x = np.asarray(features, np.float32)
+        return np.stack([np.searchsorted(np.asarray(t, np.float32), x[:, j], side="left")
+                         for j, t in transform["thresholds"]], axis=1).astype(np.float32)
     x = np.asarray(features, np.float64)
-    if "quantiles" in transform:
-        return np.stack([_ranks(x[:, j], q) for j, q in enumerate(transform["quantiles"])], axis=1).astype(np.float32)
     if "mean" in transform:
         x = (x - np.asarray(transform["mean"])) / np.asarray(transform["std"])
     if "clip" in transform:

@@ -21,8 +21,9 @@ that turn a raw record into the windows of ``inputs``. An int8 tensor holds
 ``clip``): the standardisation the float network does inside, done before quantizing
 (see :mod:`ecg.export.features`). A network with boosted trees blended in has a third
 int8 input, ``tree_features``, whose ``transform`` (``from: "features"``,
-``quantiles``) computes it from the same raw features: the caller gives windows and
-features only.
+``thresholds``: per column, a feature and its sorted thresholds, the column holding how
+many lie below the value) computes it from the same raw features: the caller gives
+windows and features only.
 ``model_config`` is the full ``KerasBaseModel`` config, so ``ecg predict`` can run the
 exported file exactly as the saved model. The ONNX file also carries the same JSON in
 its ``metadata_props`` under the key ``"ecg"``.

@@ -118,6 +118,12 @@ def format_report(report):
         p = report["parity"]
         lines.append(f"  parity with Keras on {p['windows']} {p['source']} windows: max |diff| "
                      f"{p['max_abs_diff']:.2e}, same class {100 * p['same_class']:.1f} %")
+    if report.get("calibration"):
+        c = report["calibration"]
+        lines.append(f"  int8 ranges from {c['used']} of {c['windows']} calibration windows (those with the "
+                     "least extreme activations)" + ("; same class on the calibration windows by share kept: "
+                     + ", ".join(f"{k}: {100 * v:.1f} %" for k, v in c["same_class_by_keep"].items())
+                     if c.get("same_class_by_keep") else ""))
     for spec in report.get("quantization_params", []):
         lines.append(f"  int8 {spec['role']} {spec['name']!r}: scale {spec['scale']:.6g}, zero point "
                      f"{spec['zero_point']}")

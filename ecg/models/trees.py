@@ -107,6 +107,42 @@ def tree_layer_config(arrays):
 
 
 WEIGHT_NAMES = ("feature", "threshold", "paths", "lefts", "value", "tree_class", "init")
+RETURNS = ("probabilities", "leaves")
+"""What :class:`TreeEnsemble` outputs: class probabilities, or the 0/1 indicators of the
+reached leaves ``(batch, n_trees * n_leaves)`` (for :func:`leaf_logits`)."""
+
+
+def leaf_logits(weights):
+    """Dense-layer weights that turn reached-leaf indicators into the trees' class logits.
+
+    ``logits = reached @ (fine + coarse) + bias`` gives the logits whose softmax
+    :class:`TreeEnsemble` outputs (for one raw output, binary trees, the logits
+    ``[-raw / 2, raw / 2]``, whose softmax equals that of ``[0, raw]``). The leaf values
+    are split in two matrices, ``fine`` (clipped to 1/16 of the largest value) and
+    ``coarse`` (the rest: a few large leaves), so that an int8 export, which gives a
+    weight matrix one scale per output, keeps the many small leaves exact to 1/16 of
+    the step the largest one would set. As constant weights of ``Dense`` layers (not
+    computed in the graph), they quantize as weights, symmetric and per output.
+
+    Parameters
+    ----------
+    weights : dict
+        The layer's weights by :data:`WEIGHT_NAMES`.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``fine``, ``coarse`` ``(n_trees * n_leaves, n_classes)`` and ``bias`` ``(n_classes,)``, float32.
+    """
+    value = np.asarray(weights["value"], np.float64)
+    tree_class = np.asarray(weights["tree_class"], np.float64)
+    init = np.asarray(weights["init"], np.float64)
+    leaves = (value[:, :, None] * tree_class[:, None, :]).reshape(-1, tree_class.shape[1])
+    if leaves.shape[1] == 1:
+        leaves, init = np.concatenate([-leaves / 2, leaves / 2], axis=1), np.r_[-init / 2, init / 2]
+    bound = np.abs(leaves).max() / 16.0
+    fine = np.clip(leaves, -bound, bound)
+    return fine.astype(np.float32), (leaves - fine).astype(np.float32), init.astype(np.float32)
 
 
 def _layer_class():
@@ -124,8 +160,12 @@ def _layer_class():
 
         exact_weights = True
 
-        def __init__(self, n_trees, n_nodes, n_leaves, n_features, n_classes, n_outputs, **kwargs):
+        def __init__(self, n_trees, n_nodes, n_leaves, n_features, n_classes, n_outputs, returns="probabilities",
+                     **kwargs):
             super().__init__(**kwargs)
+            if returns not in RETURNS:
+                raise ConfigError(f"TreeEnsemble returns must be one of {RETURNS}. Received: returns={returns!r}")
+            self.returns = returns
             self.n_trees, self.n_nodes, self.n_leaves = int(n_trees), int(n_nodes), int(n_leaves)
             self.n_features, self.n_classes, self.n_outputs = int(n_features), int(n_classes), int(n_outputs)
             shapes = {"feature": (n_trees, n_nodes), "threshold": (n_trees, n_nodes),
@@ -142,6 +182,8 @@ def _layer_class():
             decisions = ops.cast(ops.less_equal(chosen, self.threshold), x.dtype)
             score = ops.einsum("btn,tln->btl", decisions, self.paths)
             reached = ops.cast(ops.greater(score, self.lefts - 0.5), x.dtype)
+            if self.returns == "leaves":
+                return ops.reshape(reached, (-1, self.n_trees * self.n_leaves))
             # the raw outputs as one matrix product of the reached leaves: (trees * leaves, outputs)
             # leaf values, in two parts for an int8 export, whose weights get one scale per output:
             # the values up to 1/16 of the largest, and the rest (a few large leaves)
@@ -156,12 +198,14 @@ def _layer_class():
             return ops.softmax(raw, axis=-1)
 
         def compute_output_shape(self, input_shape):
+            if self.returns == "leaves":
+                return (input_shape[0], self.n_trees * self.n_leaves)
             return (input_shape[0], self.n_classes)
 
         def get_config(self):
             return {**super().get_config(), "n_trees": self.n_trees, "n_nodes": self.n_nodes,
                     "n_leaves": self.n_leaves, "n_features": self.n_features, "n_classes": self.n_classes,
-                    "n_outputs": self.n_outputs}
+                    "n_outputs": self.n_outputs, "returns": self.returns}
 
     return TreeEnsemble
 
