@@ -190,7 +190,7 @@ def export_model(model, out, format=None, quantize=None, calibration=None, *, c_
     return report
 
 
-def _convert(network, out, fmt, quantize, windows, share=TRIM_KEEP):
+def _convert(network, out, fmt, quantize, windows, share):
     """Write the file; return the sidecar rows of its inputs and outputs, the ONNX proto (or None),
     and for int8 ``{"windows", "used", "keep"}`` (or None)."""
     names = [tensor.name.split(":")[0] for tensor in network.inputs]

@@ -182,17 +182,15 @@ def _layer_class():
             decisions = ops.cast(ops.less_equal(chosen, self.threshold), x.dtype)
             score = ops.einsum("btn,tln->btl", decisions, self.paths)
             reached = ops.cast(ops.greater(score, self.lefts - 0.5), x.dtype)
+            flat = ops.reshape(reached, (-1, self.n_trees * self.n_leaves))
             if self.returns == "leaves":
-                return ops.reshape(reached, (-1, self.n_trees * self.n_leaves))
-            # the raw outputs as one matrix product of the reached leaves: (trees * leaves, outputs)
-            # leaf values, in two parts for an int8 export, whose weights get one scale per output:
-            # the values up to 1/16 of the largest, and the rest (a few large leaves)
+                return flat
+            # the raw outputs as one matrix product of the reached leaves with the leaf values,
+            # (trees * leaves, outputs); an int8 export takes the leaves and splits the values
+            # for its weight scales instead (leaf_logits)
             leaf_values = ops.reshape(self.value[:, :, None] * self.tree_class[:, None, :],
                                       (self.n_trees * self.n_leaves, self.n_outputs))
-            bound = ops.max(ops.abs(leaf_values)) / 16.0
-            fine = ops.clip(leaf_values, -bound, bound)
-            flat = ops.reshape(reached, (-1, self.n_trees * self.n_leaves))
-            raw = ops.matmul(flat, fine) + ops.matmul(flat, leaf_values - fine) + self.init
+            raw = ops.matmul(flat, leaf_values) + self.init
             if self.n_outputs == 1:
                 raw = ops.concatenate([ops.zeros_like(raw), raw], axis=-1)
             return ops.softmax(raw, axis=-1)
